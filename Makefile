@@ -1,0 +1,85 @@
+# sandvisor — build, test and benchmark entry points. See README.md.
+CC ?= gcc
+BUILD ?= build
+CACHE ?= $(or $(SANDVISOR_CACHE),$(HOME)/.cache/sandvisor)
+CSTD := -std=c11 -D_GNU_SOURCE
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := $(CSTD) $(WARN) $(CFLAGS) -pthread -MMD -MP -Ivmm/include -Ivmm -Idevices
+LDLIBS := -pthread
+
+LIB_SRCS := $(wildcard vmm/*.c devices/*.c)
+LIB_SRCS := $(filter-out vmm/main.c,$(LIB_SRCS))
+LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+LIB := $(BUILD)/libsandvisor.a
+CLI := $(BUILD)/sandvisor
+
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_BIN := $(BUILD)/tests/unit
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
+
+GUEST := $(BUILD)/guest
+TEST_INITRD := $(BUILD)/tests/test-initrd.cpio
+
+.PHONY: all deps guest test unit test-cli test-guest demo bench lint clean
+
+all: $(CLI) $(LIB)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(CLI): $(BUILD)/obj/vmm/main.o $(LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Debian packages, installed by name (needs root or sudo).
+deps:
+	./tools/install-deps
+
+# The guest kernel: cached under $(CACHE)/kernel keyed by source version + config.
+guest: $(GUEST)/bzImage
+$(GUEST)/bzImage $(GUEST)/vmlinux: guestkernel/sandvisor.config guestkernel/build.sh
+	./guestkernel/build.sh $(GUEST)
+
+# A tiny static init for boot tests: prints markers, then reboots or panics as asked.
+$(BUILD)/tests/guest-init: tests/guest/init.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -static -o $@ $<
+
+$(TEST_INITRD): $(BUILD)/tests/guest-init tests/guest/mkcpio
+	./tests/guest/mkcpio $@ $(BUILD)/tests/guest-init
+
+$(UNIT_BIN): $(UNIT_SRCS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $(UNIT_SRCS) $(LIB) $(CHECK_LIBS) $(LDLIBS)
+
+unit: $(UNIT_BIN)
+	$(UNIT_BIN)
+
+test-cli: $(CLI) $(GUEST)/bzImage
+	./tests/integration/cli_errors.sh $(CLI)
+
+test-guest: $(CLI) $(GUEST)/bzImage $(TEST_INITRD)
+	./tests/run-guest-tests tests/integration/boot.sh
+
+test: unit test-cli test-guest
+
+demo: all $(GUEST)/bzImage $(TEST_INITRD)
+	./tests/run-guest-tests tests/integration/demo.sh
+
+bench: all $(GUEST)/bzImage $(TEST_INITRD)
+	./bench/boot
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr -Ivmm/include -Ivmm -Idevices vmm devices
+	clang-tidy --quiet $(LIB_SRCS) vmm/main.c -- $(CSTD) -Ivmm/include -Ivmm -Idevices
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJS:.o=.d) $(BUILD)/obj/vmm/main.d

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sandvisor — a minimal KVM hypervisor for code sandboxes.
+ *
+ * The embedding API. One `struct sv_vm` owns everything about one guest
+ * (KVM file descriptors, guest memory, devices, vCPU threads); a process may
+ * hold several. Functions return 0 or a negative errno and, where they take
+ * a `struct sv_error *`, fill it with a message fit to show a user.
+ *
+ * Process-wide side effect: the library installs an empty handler for
+ * SV_KICK_SIGNAL (SIGUSR1 unless the embedder changes it in the config) so
+ * that vCPU threads can be interrupted out of KVM_RUN.
+ */
+#ifndef SANDVISOR_H
+#define SANDVISOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SV_ERROR_MAX 512
+
+struct sv_error {
+	int code;		/* negative errno, 0 when no error */
+	char msg[SV_ERROR_MAX];
+};
+
+/* Limits, also enforced by the CLI's argument parser. */
+#define SV_MIN_MEM_MIB 32ULL
+#define SV_MAX_MEM_MIB (64ULL * 1024)
+#define SV_MAX_CPUS 16u
+#define SV_CMDLINE_MAX 2048u	/* boot protocol's cmdline_size for 6.x kernels */
+
+struct sv_vm_config {
+	const char *kernel_path;	/* bzImage or ELF vmlinux (required) */
+	const char *initrd_path;	/* optional */
+	const char *cmdline;		/* appended after the VMM's own arguments; NULL = none */
+	uint64_t mem_bytes;		/* guest RAM; 0 = 256 MiB */
+	unsigned int cpus;		/* 0 = 1 */
+	int console_out_fd;		/* serial output goes here; -1 = discarded */
+	int console_in_fd;		/* serial input comes from here; -1 = none */
+	const char *kvm_path;		/* NULL = "/dev/kvm" */
+	int kick_signal;		/* 0 = SIGUSR1 */
+	uint32_t timeout_ms;		/* 0 = none; else the run ends with SV_EXIT_TIMEOUT */
+};
+
+enum sv_exit_reason {
+	SV_EXIT_NONE = 0,
+	SV_EXIT_RESET,		/* guest reboot or power-off (i8042 reset line) */
+	SV_EXIT_PANIC,		/* guest kernel panicked (panic_warm marker at 0x472) */
+	SV_EXIT_TRIPLE_FAULT,	/* KVM_EXIT_SHUTDOWN */
+	SV_EXIT_INTERNAL_ERROR,	/* KVM could not run the guest (emulation failure, bad state) */
+	SV_EXIT_SELFTEST_PASS,	/* only from sv_selftest() guests */
+	SV_EXIT_STOPPED,	/* sv_vm_stop() was called */
+	SV_EXIT_TIMEOUT,	/* config.timeout_ms passed */
+};
+
+struct sv_exit {
+	enum sv_exit_reason reason;
+	int cpu;			/* vCPU that ended the run */
+	uint64_t detail;		/* KVM exit reason / suberror where relevant */
+	char msg[SV_ERROR_MAX];
+};
+
+/* Timestamps in CLOCK_MONOTONIC nanoseconds, 0 where not reached. */
+struct sv_timing {
+	uint64_t create_start;		/* sv_vm_create entered */
+	uint64_t kvm_ready;		/* /dev/kvm opened, VM + irqchip created */
+	uint64_t memory_ready;		/* guest memory mapped */
+	uint64_t kernel_loaded;		/* kernel + initrd + boot params written */
+	uint64_t first_run;		/* first KVM_RUN issued by vCPU 0 */
+};
+
+struct sv_vm;
+
+/* Create a VM ready to run; nothing runs until sv_vm_run(). */
+int sv_vm_create(const struct sv_vm_config *cfg, struct sv_vm **out, struct sv_error *err);
+
+/* Start the vCPUs and block until the guest ends (or sv_vm_stop()). */
+int sv_vm_run(struct sv_vm *vm, struct sv_exit *exit, struct sv_error *err);
+
+/* Ask a running VM to stop; safe from any thread. */
+void sv_vm_stop(struct sv_vm *vm);
+
+void sv_vm_timing(const struct sv_vm *vm, struct sv_timing *t);
+
+void sv_vm_destroy(struct sv_vm *vm);
+
+/*
+ * Runs a tiny guest that takes an exception through its own IDT and reports
+ * back through an I/O port. Returns 1 when this host's KVM runs standard
+ * guests, 0 when it does not (msg says why), negative errno on setup failure.
+ */
+int sv_selftest(const char *kvm_path, char *msg, size_t msglen);
+
+const char *sv_exit_reason_name(enum sv_exit_reason r);
+
+/* Parses "256M", "1G", "512MiB", "1048576K"; a bare number means MiB. 0 or -EINVAL/-ERANGE. */
+int sv_parse_size(const char *s, uint64_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+/* The sandvisor command line. Only this file exits the process. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sandvisor.h"
+
+enum {
+	EXIT_GUEST_OK = 0,
+	EXIT_VMM_ERROR = 1,
+	EXIT_USAGE = 2,
+	EXIT_GUEST_PANIC = 3,
+	EXIT_GUEST_TRIPLE_FAULT = 4,
+	EXIT_KVM_ERROR = 5,
+	EXIT_TIMEOUT = 6,
+	EXIT_SELFTEST_FAIL = 7,
+};
+
+static const char usage_text[] =
+	"usage: sandvisor <command> [options]\n"
+	"\n"
+	"commands:\n"
+	"  boot       boot a Linux kernel in a new VM and wait for it to end\n"
+	"  selftest   check that this host's /dev/kvm can run a standard guest\n"
+	"  help       show this text\n"
+	"\n"
+	"boot options:\n"
+	"  --kernel FILE     bzImage or ELF vmlinux (required)\n"
+	"  --initrd FILE     initial ramdisk (cpio, optionally compressed)\n"
+	"  --mem SIZE        guest RAM, e.g. 256M, 1G (default 256M; 32M..64G)\n"
+	"  --cpus N          vCPUs, 1..16 (default 1)\n"
+	"  --cmdline TEXT    appended to the VMM's own kernel arguments\n"
+	"                    (" "console=ttyS0 reboot=k,panic_warm panic=-1" ")\n"
+	"  --timeout SECS    stop the guest after SECS seconds (exit status 6)\n"
+	"  --timing          print host-side setup times to stderr\n"
+	"  --kvm PATH        KVM device (default /dev/kvm)\n"
+	"\n"
+	"The guest's serial console (ttyS0) is this process's stdin and stdout.\n"
+	"\n"
+	"exit status:\n"
+	"  0 guest rebooted or powered off   1 VMM error (bad input, KVM failure)\n"
+	"  2 usage error                     3 guest kernel panic\n"
+	"  4 guest triple fault              5 KVM could not run the guest\n"
+	"  6 --timeout reached               7 selftest: KVM cannot run guests here\n";
+
+__attribute__((format(printf, 1, 2)))
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "sandvisor: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nRun 'sandvisor help' for usage.\n");
+	return EXIT_USAGE;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int exit_status(const struct sv_exit *ex)
+{
+	switch (ex->reason) {
+	case SV_EXIT_RESET:
+	case SV_EXIT_STOPPED:
+		return EXIT_GUEST_OK;
+	case SV_EXIT_PANIC:
+		return EXIT_GUEST_PANIC;
+	case SV_EXIT_TRIPLE_FAULT:
+		return EXIT_GUEST_TRIPLE_FAULT;
+	case SV_EXIT_TIMEOUT:
+		return EXIT_TIMEOUT;
+	default:
+		return EXIT_KVM_ERROR;
+	}
+}
+
+static void print_timing(const struct sv_timing *t, uint64_t process_start)
+{
+	double base = (double)process_start;
+
+#define MS(x) ((x) ? ((double)(x) - base) / 1e6 : -1.0)
+	fprintf(stderr,
+		"sandvisor: timing (ms since process start): kvm_ready %.3f memory_ready %.3f kernel_loaded %.3f first_run %.3f\n",
+		MS(t->kvm_ready), MS(t->memory_ready), MS(t->kernel_loaded), MS(t->first_run));
+#undef MS
+}
+
+/* Process start time (CLOCK_MONOTONIC ns) from /proc/self/stat, for --timing. */
+static uint64_t process_start_ns(void)
+{
+	char buf[1024];
+	unsigned long long start_ticks = 0;
+	FILE *f = fopen("/proc/self/stat", "r");
+	char *p;
+	int field;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return 0;
+	}
+	fclose(f);
+	p = strrchr(buf, ')');	/* the comm field may hold spaces */
+	if (!p)
+		return 0;
+	/* Field 22 is starttime; p is at the end of field 2. */
+	for (field = 2; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p + 1, "%llu", &start_ticks) != 1 || hz <= 0)
+		return 0;
+	/* starttime counts from boot, as CLOCK_BOOTTIME; close to MONOTONIC when no suspend. */
+	return start_ticks * (1000000000ULL / (unsigned long long)hz);
+}
+
+static int cmd_boot(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "mem", required_argument, NULL, 'm' },
+		{ "cpus", required_argument, NULL, 'c' },
+		{ "cmdline", required_argument, NULL, 'a' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "timing", no_argument, NULL, 'T' },
+		{ "kvm", required_argument, NULL, 'K' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sv_vm_config cfg = { .console_out_fd = STDOUT_FILENO, .console_in_fd = STDIN_FILENO };
+	struct sv_error err = { 0 };
+	struct sv_exit ex;
+	struct sv_timing t;
+	struct sv_vm *vm;
+	unsigned long v;
+	int timing = 0, c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k': cfg.kernel_path = optarg; break;
+		case 'i': cfg.initrd_path = optarg; break;
+		case 'a': cfg.cmdline = optarg; break;
+		case 'K': cfg.kvm_path = optarg; break;
+		case 'T': timing = 1; break;
+		case 'm':
+			if (sv_parse_size(optarg, &cfg.mem_bytes) < 0)
+				return usage_error("--mem '%s' is not a size like 256M or 1G", optarg);
+			if (cfg.mem_bytes < (SV_MIN_MEM_MIB << 20) || cfg.mem_bytes > (SV_MAX_MEM_MIB << 20))
+				return usage_error("--mem %s is out of range: use 32M to 64G", optarg);
+			break;
+		case 'c':
+			if (parse_uint(optarg, SV_MAX_CPUS, &v) < 0 || v == 0)
+				return usage_error("--cpus '%s' must be a whole number from 1 to 16", optarg);
+			cfg.cpus = (unsigned int)v;
+			break;
+		case 't':
+			if (parse_uint(optarg, 86400, &v) < 0 || v == 0)
+				return usage_error("--timeout '%s' must be 1..86400 seconds", optarg);
+			cfg.timeout_ms = (uint32_t)(v * 1000);
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			return usage_error("%s", "bad option");
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (!cfg.kernel_path)
+		return usage_error("%s", "boot needs --kernel FILE (a bzImage or vmlinux)");
+
+	r = sv_vm_create(&cfg, &vm, &err);
+	if (r) {
+		fprintf(stderr, "sandvisor: %s\n", err.msg);
+		return EXIT_VMM_ERROR;
+	}
+	r = sv_vm_run(vm, &ex, &err);
+	sv_vm_timing(vm, &t);
+	sv_vm_destroy(vm);
+	if (timing)
+		print_timing(&t, process_start_ns());
+	if (r) {
+		fprintf(stderr, "sandvisor: %s\n", err.msg);
+		return EXIT_VMM_ERROR;
+	}
+	if (ex.reason != SV_EXIT_RESET)
+		fprintf(stderr, "sandvisor: guest ended: %s: %s\n", sv_exit_reason_name(ex.reason),
+			ex.msg);
+	return exit_status(&ex);
+}
+
+static int cmd_selftest(int argc, char **argv)
+{
+	const char *kvm = argc > 2 && !strcmp(argv[1], "--kvm") ? argv[2] : NULL;
+	char msg[SV_ERROR_MAX];
+	int r;
+
+	if (argc > 1 && !kvm)
+		return usage_error("selftest takes only --kvm PATH, not '%s'", argv[1]);
+	r = sv_selftest(kvm, msg, sizeof(msg));
+	if (r < 0) {
+		fprintf(stderr, "sandvisor: %s\n", msg);
+		return EXIT_VMM_ERROR;
+	}
+	printf("%s\n", msg);
+	return r == 1 ? 0 : EXIT_SELFTEST_FAIL;
+}
+
+int main(int argc, char **argv)
+{
+	/* A closed console reader must not kill the VMM mid-run. */
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2)
+		return usage_error("%s", "no command given");
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "boot"))
+		return cmd_boot(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "selftest"))
+		return cmd_selftest(argc - 1, argv + 1);
+	return usage_error("unknown command '%s'", argv[1]);
+}

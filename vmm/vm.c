@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: MIT */
+/* Building, running and tearing down a VM. */
+#include "vm.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "boot.h"
+#include "mptable.h"
+#include "x86.h"
+
+/* KVM needs three pages for VMX's real-mode TSS and an identity map page; in the MMIO hole. */
+#define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
+#define KVM_TSS_ADDR 0xfffbd000ULL
+
+#define VMM_CMDLINE "console=ttyS0 reboot=k,panic_warm panic=-1"
+
+void vm__request_exit(struct sv_vm *vm, enum sv_exit_reason reason, int cpu, uint64_t detail,
+		      const char *fmt, ...)
+{
+	va_list ap;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&vm->lock);
+	if (!vm->exit_set) {
+		vm->exit_set = 1;
+		vm->exit.reason = reason;
+		vm->exit.cpu = cpu;
+		vm->exit.detail = detail;
+		va_start(ap, fmt);
+		vsnprintf(vm->exit.msg, sizeof(vm->exit.msg), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	atomic_store(&vm->stopping, 1);
+	(void)!write(vm->wake_fd, &one, sizeof(one));
+}
+
+static void irq_set(void *ctx, uint32_t gsi, int level)
+{
+	struct sv_vm *vm = ctx;
+	struct kvm_irq_level l = { .irq = gsi, .level = (uint32_t)level };
+
+	ioctl(vm->vm_fd, KVM_IRQ_LINE, &l);
+}
+
+static void kbc_reset(void *ctx)
+{
+	struct sv_vm *vm = ctx;
+	const uint16_t *mode = guest_mem__ptr(&vm->mem, BOOT_RESET_MODE_ADDR, 2);
+
+	/* reboot=k,panic_warm: the kernel marks a panic's reset as a warm one. */
+	if (mode && *mode == BOOT_RESET_MODE_WARM)
+		vm__request_exit(vm, SV_EXIT_PANIC, -1, 0, "guest kernel panicked");
+	else
+		vm__request_exit(vm, SV_EXIT_RESET, -1, 0, "guest reset (reboot or power-off)");
+}
+
+static int map_memory(struct sv_vm *vm, struct sv_error *err)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = 0, .guest_phys_addr = 0, .memory_size = vm->mem.low_size,
+		.userspace_addr = (uint64_t)(uintptr_t)vm->mem.host,
+	};
+
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return sv_err(err, -errno, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(errno));
+	if (guest_mem__high_size(&vm->mem)) {
+		r.slot = 1;
+		r.guest_phys_addr = GUEST_HIGH_START;
+		r.memory_size = guest_mem__high_size(&vm->mem);
+		r.userspace_addr = (uint64_t)(uintptr_t)(vm->mem.host + vm->mem.low_size);
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+			return sv_err(err, -errno, "KVM_SET_USER_MEMORY_REGION (high) failed: %s",
+				      strerror(errno));
+	}
+	return 0;
+}
+
+int vm__create_base(struct sv_vm **out, const char *kvm_path, uint64_t mem_bytes,
+		    unsigned int cpus, int console_out_fd, struct sv_error *err)
+{
+	struct sv_vm *vm;
+	uint64_t ident = KVM_IDENTITY_MAP_ADDR;
+	int r;
+
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return sv_err(err, -ENOMEM, "out of memory");
+	vm->timing.create_start = sv_now_ns();
+	vm->vm_fd = -1;
+	vm->wake_fd = -1;
+	vm->kvm.fd = -1;
+	vm->console_in_fd = -1;
+	vm->ncpus = cpus;
+	for (unsigned int i = 0; i < SV_MAX_CPUS; i++)
+		vm->vcpu[i].fd = -1;
+	vm->kick_signal = SIGUSR1;
+	pthread_mutex_init(&vm->lock, NULL);
+	uart8250__init(&vm->uart, console_out_fd,
+		       (struct irq_line){ irq_set, vm, UART8250_COM1_IRQ });
+	vm->kbc = (struct i8042){ kbc_reset, vm };
+	*out = vm;
+
+	vm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->wake_fd < 0)
+		return sv_err(err, -errno, "eventfd: %s", strerror(errno));
+	r = kvm__open(&vm->kvm, kvm_path, err);
+	if (r)
+		return r;
+	if ((int)cpus > vm->kvm.max_vcpus)
+		return sv_err(err, -EINVAL, "%u vCPUs asked for; this host's KVM allows %d",
+			      cpus, vm->kvm.max_vcpus);
+	vm->vm_fd = ioctl(vm->kvm.fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return sv_err(err, -errno, "KVM_CREATE_VM failed: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0)
+		return sv_err(err, -errno, "KVM_SET_TSS_ADDR failed: %s", strerror(errno));
+	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident) < 0)
+		return sv_err(err, -errno, "KVM_SET_IDENTITY_MAP_ADDR failed: %s", strerror(errno));
+	/* PIC + IO-APIC + LAPICs in the kernel; no PIT: kvmclock and TSC-deadline replace it. */
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
+		return sv_err(err, -errno, "KVM_CREATE_IRQCHIP failed: %s", strerror(errno));
+	vm->timing.kvm_ready = sv_now_ns();
+
+	r = guest_mem__init(&vm->mem, mem_bytes, err);
+	if (r)
+		return r;
+	r = map_memory(vm, err);
+	if (r)
+		return r;
+	vm->timing.memory_ready = sv_now_ns();
+
+	r = iobus__register(&vm->pio, UART8250_COM1_BASE, UART8250_NREGS, &uart8250_io_ops,
+			    &vm->uart, err);
+	if (!r)
+		r = iobus__register(&vm->pio, I8042_DATA_PORT, 5, &i8042_io_ops, &vm->kbc, err);
+	return r;
+}
+
+int vm__create_vcpus(struct sv_vm *vm, uint64_t entry, struct sv_error *err)
+{
+	unsigned int i;
+	int r;
+
+	for (i = 0; i < vm->ncpus; i++) {
+		struct vcpu *v = &vm->vcpu[i];
+		void *run;
+
+		v->vm = vm;
+		v->id = i;
+		v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
+		if (v->fd < 0) {
+			v->fd = -1;
+			return sv_err(err, -errno, "KVM_CREATE_VCPU %u failed: %s", i, strerror(errno));
+		}
+		run = mmap(NULL, (size_t)vm->kvm.run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   v->fd, 0);
+		if (run == MAP_FAILED)
+			return sv_err(err, -errno, "cannot map vCPU %u's kvm_run: %s", i,
+				      strerror(errno));
+		v->run = run;
+		r = x86__setup_vcpu(v->fd, vm->kvm.cpuid, i, vm->ncpus, entry, BOOT_PARAMS_ADDR,
+				    err);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int load_linux(struct sv_vm *vm, const struct sv_vm_config *cfg, struct sv_error *err)
+{
+	struct kernel_info ki;
+	struct boot_layout bl;
+	uint8_t *kbuf = NULL, *ibuf = NULL;
+	size_t klen = 0, ilen = 0;
+	size_t cl_len = strlen(VMM_CMDLINE) + 2 + (cfg->cmdline ? strlen(cfg->cmdline) : 0);
+	char *cmdline = NULL;
+	int r;
+
+	r = sv_read_file(cfg->kernel_path, "kernel", BOOT_KERNEL_MAX_BYTES, &kbuf, &klen, err);
+	if (r)
+		goto out;
+	r = boot__parse_kernel(kbuf, klen, &ki, err);
+	if (r) {
+		char why[SV_ERROR_MAX];
+
+		snprintf(why, sizeof(why), "%s", err ? err->msg : "");
+		r = sv_err(err, r, "kernel '%s': %s", cfg->kernel_path, why);
+		goto out;
+	}
+	cmdline = malloc(cl_len);
+	if (!cmdline) {
+		r = sv_err(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	snprintf(cmdline, cl_len, "%s%s%s", VMM_CMDLINE, cfg->cmdline ? " " : "",
+		 cfg->cmdline ? cfg->cmdline : "");
+	r = boot__check_cmdline(cmdline, &ki, err);
+	if (r)
+		goto out;
+	r = boot__load_kernel(&vm->mem, kbuf, klen, &ki, &bl, err);
+	if (r)
+		goto out;
+	if (cfg->initrd_path) {
+		uint64_t max = ki.kind == KERNEL_BZIMAGE ? ki.bz.hdr.initrd_addr_max : 0x7fffffff;
+		void *dst;
+
+		r = sv_read_file(cfg->initrd_path, "initrd", BOOT_INITRD_MAX_BYTES, &ibuf, &ilen, err);
+		if (r)
+			goto out;
+		r = boot__place_initrd(&vm->mem, bl.kernel_end, max, ilen, &bl.initrd_addr, err);
+		if (r)
+			goto out;
+		dst = guest_mem__ptr(&vm->mem, bl.initrd_addr, ilen);
+		if (!dst) {
+			r = sv_err(err, -ENOSPC, "initrd does not fit in guest memory");
+			goto out;
+		}
+		memcpy(dst, ibuf, ilen);
+		bl.initrd_size = ilen;
+	}
+	r = boot__write_params(&vm->mem, &ki, &bl, cmdline, err);
+	if (!r)
+		r = x86__setup_page_tables(&vm->mem, err);
+	if (!r)
+		r = x86__setup_gdt(&vm->mem, err);
+	if (!r)
+		r = mptable__write(&vm->mem, vm->ncpus, err);
+	if (!r)
+		r = vm__create_vcpus(vm, bl.entry, err);
+out:
+	free(kbuf);
+	free(ibuf);
+	free(cmdline);
+	return r;
+}
+
+static int check_config(const struct sv_vm_config *cfg, uint64_t mem, unsigned int cpus,
+			struct sv_error *err)
+{
+	if (!cfg->kernel_path || !*cfg->kernel_path)
+		return sv_err(err, -EINVAL, "no kernel given");
+	if (mem < MIB(SV_MIN_MEM_MIB) || mem > MIB(SV_MAX_MEM_MIB))
+		return sv_err(err, -EINVAL, "guest memory must be between %llu MiB and %llu GiB",
+			      SV_MIN_MEM_MIB, SV_MAX_MEM_MIB >> 10);
+	if (mem % MIB(1))
+		return sv_err(err, -EINVAL, "guest memory must be a whole number of MiB");
+	if (cpus < 1 || cpus > SV_MAX_CPUS)
+		return sv_err(err, -EINVAL, "vCPU count must be between 1 and %u", SV_MAX_CPUS);
+	return 0;
+}
+
+int sv_vm_create(const struct sv_vm_config *cfg, struct sv_vm **out, struct sv_error *err)
+{
+	uint64_t mem = cfg->mem_bytes ? cfg->mem_bytes : MIB(256);
+	unsigned int cpus = cfg->cpus ? cfg->cpus : 1;
+	struct sv_vm *vm = NULL;
+	int r;
+
+	*out = NULL;
+	r = check_config(cfg, mem, cpus, err);
+	if (r)
+		return r;
+	r = vm__create_base(&vm, cfg->kvm_path ? cfg->kvm_path : "/dev/kvm", mem, cpus,
+			    cfg->console_out_fd, err);
+	if (!r) {
+		vm->console_in_fd = cfg->console_in_fd;
+		vm->timeout_ms = cfg->timeout_ms;
+		if (cfg->kick_signal)
+			vm->kick_signal = cfg->kick_signal;
+		r = load_linux(vm, cfg, err);
+	}
+	if (r) {
+		sv_vm_destroy(vm);
+		return r;
+	}
+	vm->timing.kernel_loaded = sv_now_ns();
+	*out = vm;
+	return 0;
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
+
+static int install_kick_handler(int sig, struct sv_error *err)
+{
+	struct sigaction sa, old;
+
+	if (sigaction(sig, NULL, &old) < 0)
+		return sv_err(err, -errno, "sigaction: %s", strerror(errno));
+	if (old.sa_handler == kick_handler)
+		return 0;
+	if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)
+		return sv_err(err, -EBUSY,
+			      "signal %d already has a handler; pick another kick_signal", sig);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kick_handler;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, NULL) < 0)
+		return sv_err(err, -errno, "sigaction: %s", strerror(errno));
+	return 0;
+}
+
+static void pump_console_input(struct sv_vm *vm, int *in_open)
+{
+	uint8_t buf[UART8250_RX_FIFO];
+	size_t space = uart8250__rx_space(&vm->uart);
+	ssize_t n;
+
+	if (!space)
+		return;
+	n = read(vm->console_in_fd, buf, space);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		*in_open = 0;	/* EOF or error: stop listening, keep the guest running */
+		return;
+	}
+	uart8250__receive(&vm->uart, buf, (size_t)n);
+}
+
+static void wait_for_exit(struct sv_vm *vm)
+{
+	uint64_t deadline = vm->timeout_ms ? sv_now_ns() + vm->timeout_ms * 1000000ULL : 0;
+	int in_open = vm->console_in_fd >= 0;
+
+	while (!atomic_load(&vm->stopping)) {
+		struct pollfd p[2] = { { vm->wake_fd, POLLIN, 0 }, { vm->console_in_fd, POLLIN, 0 } };
+		int want_in = in_open && uart8250__rx_space(&vm->uart) > 0;
+		int timeout = -1;
+
+		if (in_open && !want_in)
+			timeout = 10;	/* guest has not drained its FIFO yet; look again soon */
+		if (deadline) {
+			uint64_t now = sv_now_ns();
+			int left;
+
+			if (now >= deadline) {
+				vm__request_exit(vm, SV_EXIT_TIMEOUT, -1, vm->timeout_ms,
+						 "guest still running after %u ms", vm->timeout_ms);
+				break;
+			}
+			left = (int)((deadline - now) / 1000000ULL) + 1;
+			if (timeout < 0 || left < timeout)
+				timeout = left;
+		}
+		if (poll(p, want_in ? 2 : 1, timeout) < 0 && errno != EINTR)
+			break;
+		if (want_in && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
+			pump_console_input(vm, &in_open);
+	}
+}
+
+int sv_vm_run(struct sv_vm *vm, struct sv_exit *exit, struct sv_error *err)
+{
+	sigset_t block, old;
+	unsigned int i;
+	int r = 0;
+
+	memset(exit, 0, sizeof(*exit));
+	r = install_kick_handler(vm->kick_signal, err);
+	if (r)
+		return r;
+	/* vCPU threads inherit a mask with the kick signal blocked outside KVM_RUN. */
+	sigemptyset(&block);
+	sigaddset(&block, vm->kick_signal);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	for (i = 0; i < vm->ncpus; i++) {
+		r = pthread_create(&vm->vcpu[i].thread, NULL, vcpu__thread, &vm->vcpu[i]);
+		if (r) {
+			vm__request_exit(vm, SV_EXIT_INTERNAL_ERROR, -1, 0,
+					 "cannot start vCPU thread: %s", strerror(r));
+			r = sv_err(err, -r, "cannot start vCPU thread: %s", strerror(r));
+			break;
+		}
+		vm->vcpu[i].started = 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+	if (!r)
+		wait_for_exit(vm);
+	atomic_store(&vm->stopping, 1);
+	for (i = 0; i < vm->ncpus; i++)
+		if (vm->vcpu[i].started)
+			pthread_kill(vm->vcpu[i].thread, vm->kick_signal);
+	for (i = 0; i < vm->ncpus; i++) {
+		if (vm->vcpu[i].started)
+			pthread_join(vm->vcpu[i].thread, NULL);
+		vm->vcpu[i].started = 0;
+	}
+	uart8250__flush(&vm->uart);
+	pthread_mutex_lock(&vm->lock);
+	*exit = vm->exit;
+	pthread_mutex_unlock(&vm->lock);
+	return r;
+}
+
+void sv_vm_stop(struct sv_vm *vm)
+{
+	vm__request_exit(vm, SV_EXIT_STOPPED, -1, 0, "stopped by the host");
+}
+
+void sv_vm_timing(const struct sv_vm *vm, struct sv_timing *t)
+{
+	*t = vm->timing;
+}
+
+void sv_vm_destroy(struct sv_vm *vm)
+{
+	unsigned int i;
+
+	if (!vm)
+		return;
+	for (i = 0; i < vm->ncpus; i++) {
+		if (vm->vcpu[i].run)
+			munmap(vm->vcpu[i].run, (size_t)vm->kvm.run_size);
+		if (vm->vcpu[i].fd >= 0)
+			close(vm->vcpu[i].fd);
+	}
+	uart8250__exit(&vm->uart);
+	guest_mem__exit(&vm->mem);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	kvm__close(&vm->kvm);
+	if (vm->wake_fd >= 0)
+		close(vm->wake_fd);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm);
+}
+
+const char *sv_exit_reason_name(enum sv_exit_reason r)
+{
+	switch (r) {
+	case SV_EXIT_NONE: return "none";
+	case SV_EXIT_RESET: return "reset";
+	case SV_EXIT_PANIC: return "panic";
+	case SV_EXIT_TRIPLE_FAULT: return "triple-fault";
+	case SV_EXIT_INTERNAL_ERROR: return "internal-error";
+	case SV_EXIT_SELFTEST_PASS: return "selftest-pass";
+	case SV_EXIT_STOPPED: return "stopped";
+	case SV_EXIT_TIMEOUT: return "timeout";
+	}
+	return "unknown";
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* The VM object: everything one guest owns. Internal to the library. */
+#ifndef SV_VM_H
+#define SV_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "guest_mem.h"
+#include "i8042.h"
+#include "iobus.h"
+#include "kvm.h"
+#include "sandvisor.h"
+#include "uart8250.h"
+
+/* Port a test guest writes to; only the self-test VM maps it. */
+#define SELFTEST_PORT 0xf4
+#define SELFTEST_PASS 0x4f
+
+struct sv_vm;
+
+struct vcpu {
+	struct sv_vm *vm;
+	unsigned int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	int started;
+};
+
+struct sv_vm {
+	struct kvm_sys kvm;
+	int vm_fd;
+	struct guest_mem mem;
+	struct iobus pio, mmio;
+	struct uart8250 uart;
+	struct i8042 kbc;
+	unsigned int ncpus;
+	struct vcpu vcpu[SV_MAX_CPUS];
+	int console_in_fd;
+	int kick_signal;
+	uint32_t timeout_ms;
+	int wake_fd;			/* eventfd: wakes sv_vm_run's loop */
+	atomic_int stopping;
+	pthread_mutex_t lock;		/* guards exit */
+	struct sv_exit exit;
+	int exit_set;
+	struct sv_timing timing;
+};
+
+/* Records why the VM ends (first caller wins) and wakes the run loop. */
+void vm__request_exit(struct sv_vm *vm, enum sv_exit_reason reason, int cpu, uint64_t detail,
+		      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* KVM + memory + irqchip + base devices, no guest code yet. */
+int vm__create_base(struct sv_vm **out, const char *kvm_path, uint64_t mem_bytes,
+		    unsigned int cpus, int console_out_fd, struct sv_error *err);
+/* Creates and configures the vCPUs; the BSP starts at entry in long mode. */
+int vm__create_vcpus(struct sv_vm *vm, uint64_t entry, struct sv_error *err);
+
+void *vcpu__thread(void *arg);
+
+#endif
