@@ -81,6 +81,7 @@ static int exit_status(const struct sv_exit *ex)
 {
 	switch (ex->reason) {
 	case SV_EXIT_RESET:
+	case SV_EXIT_POWEROFF:
 	case SV_EXIT_STOPPED:
 		return EXIT_GUEST_OK;
 	case SV_EXIT_PANIC:
@@ -206,7 +207,7 @@ static int cmd_boot(int argc, char **argv)
 		fprintf(stderr, "sandvisor: %s\n", err.msg);
 		return EXIT_VMM_ERROR;
 	}
-	if (ex.reason != SV_EXIT_RESET)
+	if (ex.reason != SV_EXIT_RESET && ex.reason != SV_EXIT_POWEROFF)
 		fprintf(stderr, "sandvisor: guest ended: %s: %s\n", sv_exit_reason_name(ex.reason),
 			ex.msg);
 	return exit_status(&ex);

@@ -15,17 +15,34 @@
 #include "x86.h"
 
 #define ST_CODE_ADDR 0x10000ULL
-#define ST_OK_HANDLER (ST_CODE_ADDR + 0x10)
-#define ST_BAD_HANDLER (ST_CODE_ADDR + 0x20)
+#define ST_UD_HANDLER (ST_CODE_ADDR + 0x20)
+#define ST_PF_HANDLER (ST_CODE_ADDR + 0x30)
+#define ST_BAD_HANDLER (ST_CODE_ADDR + 0x40)
 #define ST_VECTORS 32
 #define ST_UD_VECTOR 6
+#define ST_PF_VECTOR 14
 #define ST_MEM MIB(2)
 #define ST_TIMEOUT_MS 10000
 
-static const uint8_t code_entry[] = { 0x0f, 0x0b };	/* ud2 */
-/* mov al, imm8; out 0xf4, al; hlt; jmp $-1 */
-static const uint8_t code_ok[] = { 0xb0, SELFTEST_PASS, 0xe6, SELFTEST_PORT, 0xf4, 0xeb, 0xfd };
-static const uint8_t code_bad[] = { 0xb0, 0x01, 0xe6, SELFTEST_PORT, 0xf4, 0xeb, 0xfd };
+/*
+ * Assembled from (AT&T syntax), at ST_CODE_ADDR:
+ *   0x00: ud2                          # #UD: handler skips it and IRETQs
+ *         movabs 0x8000000000, %rax    # unmapped: #PF, handler skips it
+ *         mov $0x4f, %al; out %al, $0xf4; 1: hlt; jmp 1b
+ *   0x20: addq $2, (%rsp); iretq
+ *   0x30: add $8, %rsp; addq $10, (%rsp); iretq    # drop the error code
+ *   0x40: mov $1, %al; out %al, $0xf4; 2: hlt; jmp 2b
+ * Both exception kinds Linux takes early (faults with and without an error
+ * code) and the IRETQ back, which an emulating KVM may not manage.
+ */
+static const uint8_t st_code[] = {
+	0x0f, 0x0b, 0x48, 0xa1, 0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00,
+	0xb0, SELFTEST_PASS, 0xe6, SELFTEST_PORT, 0xf4, 0xeb, 0xfd, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x48, 0x83, 0x04, 0x24,
+	0x02, 0x48, 0xcf, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x48, 0x83, 0xc4, 0x08, 0x48, 0x83, 0x04, 0x24, 0x0a, 0x48, 0xcf, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0xb0, 0x01, 0xe6, SELFTEST_PORT, 0xf4, 0xeb, 0xfd,
+};
 
 static void port_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t len)
 {
@@ -34,7 +51,7 @@ static void port_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t
 	(void)off;
 	(void)len;
 	if (data[0] == SELFTEST_PASS)
-		vm__request_exit(vm, SV_EXIT_SELFTEST_PASS, 0, 0, "exception delivered through the guest IDT");
+		vm__request_exit(vm, SV_EXIT_SELFTEST_PASS, 0, 0, "#UD and #PF delivered through the guest IDT and returned from");
 	else
 		vm__request_exit(vm, SV_EXIT_INTERNAL_ERROR, 0, data[0],
 				 "guest took the wrong exception");
@@ -57,7 +74,7 @@ static void idt_gate(uint8_t *idt, unsigned int vec, uint64_t handler)
 
 static int setup_guest(struct sv_vm *vm, struct sv_error *err)
 {
-	uint8_t *code = guest_mem__ptr(&vm->mem, ST_CODE_ADDR, 0x30);
+	uint8_t *code = guest_mem__ptr(&vm->mem, ST_CODE_ADDR, sizeof(st_code));
 	uint8_t *idt = guest_mem__ptr(&vm->mem, BOOT_IDT_ADDR, ST_VECTORS * 16);
 	struct kvm_sregs s;
 	unsigned int v;
@@ -65,11 +82,10 @@ static int setup_guest(struct sv_vm *vm, struct sv_error *err)
 
 	if (!code || !idt)
 		return sv_err(err, -ENOSPC, "self-test memory too small");
-	memcpy(code, code_entry, sizeof(code_entry));
-	memcpy(code + 0x10, code_ok, sizeof(code_ok));
-	memcpy(code + 0x20, code_bad, sizeof(code_bad));
+	memcpy(code, st_code, sizeof(st_code));
 	for (v = 0; v < ST_VECTORS; v++)
-		idt_gate(idt, v, v == ST_UD_VECTOR ? ST_OK_HANDLER : ST_BAD_HANDLER);
+		idt_gate(idt, v, v == ST_UD_VECTOR ? ST_UD_HANDLER :
+				 v == ST_PF_VECTOR ? ST_PF_HANDLER : ST_BAD_HANDLER);
 	r = x86__setup_page_tables(&vm->mem, err);
 	if (!r)
 		r = x86__setup_gdt(&vm->mem, err);

@@ -8,6 +8,8 @@
 
 #include "vm.h"
 
+#define X86_RFLAGS_IF 0x200ULL
+
 static int set_run_signal_mask(struct vcpu *v)
 {
 	struct {
@@ -99,6 +101,20 @@ static int handle_exit(struct vcpu *v)
 	}
 }
 
+static void answer_probe(struct vcpu *v)
+{
+	struct kvm_mp_state mp;
+	struct kvm_regs regs;
+	int halted = 0;
+	uint64_t one = 1;
+
+	if (ioctl(v->fd, KVM_GET_MP_STATE, &mp) == 0 && mp.mp_state == KVM_MP_STATE_HALTED &&
+	    ioctl(v->fd, KVM_GET_REGS, &regs) == 0 && !(regs.rflags & X86_RFLAGS_IF))
+		halted = 1;
+	atomic_store(&v->probe, halted ? PROBE_HALTED : PROBE_RUNNING);
+	(void)!write(v->vm->wake_fd, &one, sizeof(one));
+}
+
 void *vcpu__thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -113,8 +129,12 @@ void *vcpu__thread(void *arg)
 		vm->timing.first_run = sv_now_ns();
 	while (!atomic_load(&vm->stopping)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;	/* kicked: the loop condition decides */
+			if (errno == EINTR || errno == EAGAIN) {
+				/* Kicked: to stop (the loop condition) or to answer a probe. */
+				if (atomic_load(&v->probe) == PROBE_ASKED)
+					answer_probe(v);
+				continue;
+			}
 			vm__request_exit(vm, SV_EXIT_INTERNAL_ERROR, (int)v->id, 0,
 					 "KVM_RUN failed on vCPU %u: %s", v->id, strerror(errno));
 			break;

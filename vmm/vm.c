@@ -331,18 +331,57 @@ static void pump_console_input(struct sv_vm *vm, int *in_open)
 	uart8250__receive(&vm->uart, buf, (size_t)n);
 }
 
+/*
+ * Called from the run loop. Asks every vCPU whether it is halted with
+ * interrupts off; when all are, the guest has powered off.
+ */
+static void halt_probe(struct sv_vm *vm, uint64_t now, uint64_t *next_probe)
+{
+	unsigned int i, halted = 0, answered = 0;
+
+	for (i = 0; i < vm->ncpus; i++) {
+		int s = atomic_load(&vm->vcpu[i].probe);
+
+		answered += s == PROBE_HALTED || s == PROBE_RUNNING;
+		halted += s == PROBE_HALTED;
+	}
+	if (answered == vm->ncpus) {
+		if (halted == vm->ncpus) {
+			vm__request_exit(vm, SV_EXIT_POWEROFF, -1, 0,
+					 "guest halted every CPU with interrupts off (power-off)");
+			return;
+		}
+		for (i = 0; i < vm->ncpus; i++)
+			atomic_store(&vm->vcpu[i].probe, PROBE_IDLE);
+	}
+	if (now < *next_probe)
+		return;
+	*next_probe = now + HALT_PROBE_INTERVAL_MS * 1000000ULL;
+	for (i = 0; i < vm->ncpus; i++) {
+		int idle = PROBE_IDLE;
+
+		if (atomic_compare_exchange_strong(&vm->vcpu[i].probe, &idle, PROBE_ASKED))
+			pthread_kill(vm->vcpu[i].thread, vm->kick_signal);
+	}
+}
+
 static void wait_for_exit(struct sv_vm *vm)
 {
 	uint64_t deadline = vm->timeout_ms ? sv_now_ns() + vm->timeout_ms * 1000000ULL : 0;
+	uint64_t next_probe = sv_now_ns() + HALT_PROBE_INTERVAL_MS * 1000000ULL;
 	int in_open = vm->console_in_fd >= 0;
 
 	while (!atomic_load(&vm->stopping)) {
 		struct pollfd p[2] = { { vm->wake_fd, POLLIN, 0 }, { vm->console_in_fd, POLLIN, 0 } };
 		int want_in = in_open && uart8250__rx_space(&vm->uart) > 0;
-		int timeout = -1;
+		int timeout = HALT_PROBE_INTERVAL_MS;
+		uint64_t drain;
 
 		if (in_open && !want_in)
 			timeout = 10;	/* guest has not drained its FIFO yet; look again soon */
+		halt_probe(vm, sv_now_ns(), &next_probe);
+		if (atomic_load(&vm->stopping))
+			break;
 		if (deadline) {
 			uint64_t now = sv_now_ns();
 			int left;
@@ -353,11 +392,13 @@ static void wait_for_exit(struct sv_vm *vm)
 				break;
 			}
 			left = (int)((deadline - now) / 1000000ULL) + 1;
-			if (timeout < 0 || left < timeout)
+			if (left < timeout)
 				timeout = left;
 		}
 		if (poll(p, want_in ? 2 : 1, timeout) < 0 && errno != EINTR)
 			break;
+		if (p[0].revents & POLLIN)
+			(void)!read(vm->wake_fd, &drain, sizeof(drain));
 		if (want_in && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			pump_console_input(vm, &in_open);
 	}
@@ -445,6 +486,7 @@ const char *sv_exit_reason_name(enum sv_exit_reason r)
 	switch (r) {
 	case SV_EXIT_NONE: return "none";
 	case SV_EXIT_RESET: return "reset";
+	case SV_EXIT_POWEROFF: return "poweroff";
 	case SV_EXIT_PANIC: return "panic";
 	case SV_EXIT_TRIPLE_FAULT: return "triple-fault";
 	case SV_EXIT_INTERNAL_ERROR: return "internal-error";

@@ -26,7 +26,16 @@ struct vcpu {
 	struct kvm_run *run;
 	pthread_t thread;
 	int started;
+	atomic_int probe;		/* halt probe: see enum probe_state */
 };
+
+/*
+ * A guest without ACPI powers off by halting every CPU with interrupts
+ * disabled, which KVM's in-kernel LAPIC swallows. The run loop probes for
+ * that state now and then: each vCPU thread, kicked out of KVM_RUN, answers.
+ */
+enum probe_state { PROBE_IDLE = 0, PROBE_ASKED, PROBE_HALTED, PROBE_RUNNING };
+#define HALT_PROBE_INTERVAL_MS 100
 
 struct sv_vm {
 	struct kvm_sys kvm;

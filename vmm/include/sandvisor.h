@@ -49,7 +49,8 @@ struct sv_vm_config {
 
 enum sv_exit_reason {
 	SV_EXIT_NONE = 0,
-	SV_EXIT_RESET,		/* guest reboot or power-off (i8042 reset line) */
+	SV_EXIT_RESET,		/* guest reboot (i8042 reset line) */
+	SV_EXIT_POWEROFF,	/* guest power-off: with no ACPI, every vCPU halted with IRQs off */
 	SV_EXIT_PANIC,		/* guest kernel panicked (panic_warm marker at 0x472) */
 	SV_EXIT_TRIPLE_FAULT,	/* KVM_EXIT_SHUTDOWN */
 	SV_EXIT_INTERNAL_ERROR,	/* KVM could not run the guest (emulation failure, bad state) */
