@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: MIT */
+#include "virtio_mmio.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_mmio.h>
+
+#include "iobus.h"
+
+#define MMIO_MAGIC 0x74726976	/* "virt" */
+#define MMIO_VERSION 2
+#define MMIO_VENDOR 0x53565356	/* "SVSV" */
+#define VERSION_1 (1ULL << VIRTIO_F_VERSION_1_BIT)
+
+int virtio_mmio__init(struct virtio_mmio *t, const struct virtio_dev_ops *ops, void *dev,
+		      const struct guest_mem *mem, struct irq_line irq)
+{
+	unsigned int i;
+
+	if (ops->num_queues == 0 || ops->num_queues > VIRTIO_MMIO_MAX_QUEUES ||
+	    ops->queue_max == 0 || ops->queue_max > VQ_MAX_SIZE ||
+	    (ops->queue_max & (ops->queue_max - 1)) ||
+	    ops->config_len > VIRTIO_MMIO_WINDOW - VIRTIO_MMIO_CONFIG)
+		return -EINVAL;
+	memset(t, 0, sizeof(*t));
+	pthread_mutex_init(&t->lock, NULL);
+	t->ops = ops;
+	t->dev = dev;
+	t->mem = mem;
+	t->irq = irq;
+	for (i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
+		virtqueue__reset(&t->vq[i], mem);
+	return 0;
+}
+
+void virtio_mmio__exit(struct virtio_mmio *t)
+{
+	pthread_mutex_destroy(&t->lock);
+}
+
+static uint64_t offered(const struct virtio_mmio *t)
+{
+	return t->ops->features(t->dev) | VERSION_1;
+}
+
+static void pulse(struct virtio_mmio *t)
+{
+	/* Edge-triggered IO-APIC pin: a 0→1 transition per interrupt. */
+	irq_line__set(&t->irq, 1);
+	irq_line__set(&t->irq, 0);
+}
+
+static void reset_locked(struct virtio_mmio *t)
+{
+	unsigned int i;
+
+	t->status = 0;
+	t->drv_features = 0;
+	t->dev_features_sel = t->drv_features_sel = 0;
+	t->queue_sel = 0;
+	t->interrupt_status = 0;
+	for (i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
+		virtqueue__reset(&t->vq[i], t->mem);
+}
+
+static struct virtqueue *sel_vq(struct virtio_mmio *t)
+{
+	return t->queue_sel < t->ops->num_queues ? &t->vq[t->queue_sel] : NULL;
+}
+
+static uint32_t reg_read(struct virtio_mmio *t, uint64_t off)
+{
+	struct virtqueue *vq = sel_vq(t);
+
+	switch (off) {
+	case VIRTIO_MMIO_MAGIC_VALUE: return MMIO_MAGIC;
+	case VIRTIO_MMIO_VERSION: return MMIO_VERSION;
+	case VIRTIO_MMIO_DEVICE_ID: return t->ops->device_id;
+	case VIRTIO_MMIO_VENDOR_ID: return MMIO_VENDOR;
+	case VIRTIO_MMIO_DEVICE_FEATURES:
+		if (t->dev_features_sel > 1)
+			return 0;
+		return (uint32_t)(offered(t) >> (32 * t->dev_features_sel));
+	case VIRTIO_MMIO_QUEUE_NUM_MAX: return vq ? t->ops->queue_max : 0;
+	case VIRTIO_MMIO_QUEUE_READY: return vq ? (uint32_t)vq->ready : 0;
+	case VIRTIO_MMIO_INTERRUPT_STATUS: return t->interrupt_status;
+	case VIRTIO_MMIO_STATUS: return t->status;
+	case VIRTIO_MMIO_CONFIG_GENERATION: return t->config_generation;
+	default: return 0;
+	}
+}
+
+static int features_ok(const struct virtio_mmio *t)
+{
+	return (t->drv_features & VERSION_1) && !(t->drv_features & ~offered(t));
+}
+
+/* What a register write asks of the device, done after the transport lock is dropped. */
+struct followup {
+	int notify_q;		/* -1: none */
+	int reset, activate;
+};
+
+static void reg_write(struct virtio_mmio *t, uint64_t off, uint32_t v, struct followup *f)
+{
+	struct virtqueue *vq = sel_vq(t);
+	int can_config = vq && !vq->ready;
+
+	switch (off) {
+	case VIRTIO_MMIO_DEVICE_FEATURES_SEL: t->dev_features_sel = v; break;
+	case VIRTIO_MMIO_DRIVER_FEATURES_SEL: t->drv_features_sel = v; break;
+	case VIRTIO_MMIO_DRIVER_FEATURES:
+		/* Features are fixed once FEATURES_OK is set. */
+		if (t->drv_features_sel <= 1 && !(t->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
+			unsigned int sh = 32 * t->drv_features_sel;
+
+			t->drv_features = (t->drv_features & ~(0xffffffffULL << sh)) | ((uint64_t)v << sh);
+		}
+		break;
+	case VIRTIO_MMIO_QUEUE_SEL: t->queue_sel = v; break;
+	case VIRTIO_MMIO_QUEUE_NUM:
+		if (can_config)
+			vq->size = v <= t->ops->queue_max ? (uint16_t)v : 0;
+		break;
+	case VIRTIO_MMIO_QUEUE_DESC_LOW:
+		if (can_config) vq->desc_gpa = (vq->desc_gpa & ~0xffffffffULL) | v;
+		break;
+	case VIRTIO_MMIO_QUEUE_DESC_HIGH:
+		if (can_config) vq->desc_gpa = (vq->desc_gpa & 0xffffffffULL) | ((uint64_t)v << 32);
+		break;
+	case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
+		if (can_config) vq->avail_gpa = (vq->avail_gpa & ~0xffffffffULL) | v;
+		break;
+	case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
+		if (can_config) vq->avail_gpa = (vq->avail_gpa & 0xffffffffULL) | ((uint64_t)v << 32);
+		break;
+	case VIRTIO_MMIO_QUEUE_USED_LOW:
+		if (can_config) vq->used_gpa = (vq->used_gpa & ~0xffffffffULL) | v;
+		break;
+	case VIRTIO_MMIO_QUEUE_USED_HIGH:
+		if (can_config) vq->used_gpa = (vq->used_gpa & 0xffffffffULL) | ((uint64_t)v << 32);
+		break;
+	case VIRTIO_MMIO_QUEUE_READY:
+		if (!vq)
+			break;
+		if (v == 0) {
+			vq->ready = 0;
+		} else if (!vq->ready) {
+			if (virtqueue__check_rings(vq) == 0) {
+				vq->ready = 1;
+				vq->last_avail = vq->used_idx = 0;
+			} else {
+				t->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+			}
+		}
+		break;
+	case VIRTIO_MMIO_QUEUE_NOTIFY:
+		if (v < t->ops->num_queues && (t->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+		    !(t->status & VIRTIO_CONFIG_S_NEEDS_RESET) && t->vq[v].ready)
+			f->notify_q = (int)v;
+		break;
+	case VIRTIO_MMIO_INTERRUPT_ACK:
+		t->interrupt_status &= ~v;
+		break;
+	case VIRTIO_MMIO_STATUS:
+		if (v == 0) {
+			reset_locked(t);
+			f->reset = 1;
+			break;
+		}
+		if ((v & VIRTIO_CONFIG_S_FEATURES_OK) && !(t->status & VIRTIO_CONFIG_S_FEATURES_OK) &&
+		    !features_ok(t))
+			v &= ~(uint32_t)VIRTIO_CONFIG_S_FEATURES_OK;	/* refused: driver reads it back */
+		if ((v & VIRTIO_CONFIG_S_DRIVER_OK) && !(t->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+			if (!(v & VIRTIO_CONFIG_S_FEATURES_OK))
+				v |= VIRTIO_CONFIG_S_NEEDS_RESET;
+			else
+				f->activate = 1;
+		}
+		t->status = v | (t->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+		break;
+	default:
+		break;
+	}
+}
+
+void virtio_mmio__read(struct virtio_mmio *t, uint64_t off, uint8_t *data, uint32_t len)
+{
+	memset(data, 0, len);
+	if (off >= VIRTIO_MMIO_CONFIG) {
+		uint64_t c = off - VIRTIO_MMIO_CONFIG;
+
+		if (c < t->ops->config_len && len <= t->ops->config_len - c && t->ops->config_read) {
+			pthread_mutex_lock(&t->lock);
+			t->ops->config_read(t->dev, (uint32_t)c, data, len);
+			pthread_mutex_unlock(&t->lock);
+		}
+		return;
+	}
+	/* Registers are 32 bits wide and aligned; anything else reads as zero. */
+	if (len != 4 || (off & 3))
+		return;
+	pthread_mutex_lock(&t->lock);
+	{
+		uint32_t v = reg_read(t, off);
+
+		memcpy(data, &v, 4);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+void virtio_mmio__write(struct virtio_mmio *t, uint64_t off, const uint8_t *data, uint32_t len)
+{
+	struct followup f = { .notify_q = -1 };
+	uint64_t features;
+	uint32_t v;
+
+	if (off >= VIRTIO_MMIO_CONFIG) {
+		uint64_t c = off - VIRTIO_MMIO_CONFIG;
+
+		if (c < t->ops->config_len && len <= t->ops->config_len - c && t->ops->config_write) {
+			pthread_mutex_lock(&t->lock);
+			t->ops->config_write(t->dev, (uint32_t)c, data, len);
+			pthread_mutex_unlock(&t->lock);
+		}
+		return;
+	}
+	if (len != 4 || (off & 3))
+		return;
+	memcpy(&v, data, 4);
+	pthread_mutex_lock(&t->lock);
+	reg_write(t, off, v, &f);
+	features = t->drv_features;
+	pthread_mutex_unlock(&t->lock);
+	/*
+	 * Device callbacks run outside the transport lock: devices take their
+	 * own lock and call back into signal_used(), so the order is always
+	 * device lock, then transport lock.
+	 */
+	if (f.reset && t->ops->reset)
+		t->ops->reset(t->dev);
+	if (f.activate && t->ops->activate && t->ops->activate(t->dev, features) < 0)
+		virtio_mmio__needs_reset(t);
+	if (f.notify_q >= 0 && t->ops->notify)
+		t->ops->notify(t->dev, (unsigned int)f.notify_q);
+}
+
+void virtio_mmio__signal_used(struct virtio_mmio *t, unsigned int q)
+{
+	int want;
+
+	pthread_mutex_lock(&t->lock);
+	want = q < t->ops->num_queues && virtqueue__should_signal(&t->vq[q]);
+	if (want)
+		t->interrupt_status |= VIRTIO_MMIO_INT_VRING;
+	pthread_mutex_unlock(&t->lock);
+	if (want)
+		pulse(t);
+}
+
+void virtio_mmio__signal_config(struct virtio_mmio *t)
+{
+	pthread_mutex_lock(&t->lock);
+	t->config_generation++;
+	t->interrupt_status |= VIRTIO_MMIO_INT_CONFIG;
+	pthread_mutex_unlock(&t->lock);
+	pulse(t);
+}
+
+void virtio_mmio__needs_reset(struct virtio_mmio *t)
+{
+	pthread_mutex_lock(&t->lock);
+	t->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+	t->interrupt_status |= VIRTIO_MMIO_INT_CONFIG;
+	pthread_mutex_unlock(&t->lock);
+	pulse(t);
+}
+
+int virtio_mmio__active(struct virtio_mmio *t)
+{
+	int a;
+
+	pthread_mutex_lock(&t->lock);
+	a = (t->status & VIRTIO_CONFIG_S_DRIVER_OK) && !(t->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+	pthread_mutex_unlock(&t->lock);
+	return a;
+}
+
+static void io_read(void *opaque, uint64_t off, uint8_t *data, uint32_t len)
+{
+	virtio_mmio__read(opaque, off, data, len);
+}
+
+static void io_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t len)
+{
+	virtio_mmio__write(opaque, off, data, len);
+}
+
+const struct io_ops virtio_mmio_io_ops = { .read = io_read, .write = io_write };

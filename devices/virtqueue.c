@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+#include "virtqueue.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <linux/virtio_ring.h>
+
+/* Ring area sizes for a queue of n entries (split layout, no event idx). */
+#define DESC_BYTES(n) ((uint64_t)(n) * 16)
+#define AVAIL_BYTES(n) (4 + (uint64_t)(n) * 2 + 2)
+#define USED_BYTES(n) (4 + (uint64_t)(n) * 8 + 2)
+
+struct desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags, next;
+};
+
+void virtqueue__reset(struct virtqueue *vq, const struct guest_mem *mem)
+{
+	memset(vq, 0, sizeof(*vq));
+	vq->mem = mem;
+}
+
+int virtqueue__check_rings(const struct virtqueue *vq)
+{
+	if (vq->size == 0 || vq->size > VQ_MAX_SIZE || (vq->size & (vq->size - 1)))
+		return -EINVAL;
+	if ((vq->desc_gpa & 15) || (vq->avail_gpa & 1) || (vq->used_gpa & 3))
+		return -EINVAL;
+	if (!guest_mem__ptr(vq->mem, vq->desc_gpa, DESC_BYTES(vq->size)) ||
+	    !guest_mem__ptr(vq->mem, vq->avail_gpa, AVAIL_BYTES(vq->size)) ||
+	    !guest_mem__ptr(vq->mem, vq->used_gpa, USED_BYTES(vq->size)))
+		return -EFAULT;
+	return 0;
+}
+
+static uint16_t load16(const void *p)
+{
+	uint16_t v;
+
+	__atomic_load((const uint16_t *)p, &v, __ATOMIC_ACQUIRE);
+	return v;
+}
+
+int virtqueue__has_avail(const struct virtqueue *vq)
+{
+	const uint8_t *avail;
+
+	if (!vq->ready)
+		return 0;
+	avail = guest_mem__ptr(vq->mem, vq->avail_gpa, AVAIL_BYTES(vq->size));
+	return avail && load16(avail + 2) != vq->last_avail;
+}
+
+/* Reads descriptor i of a table of n entries, once: the guest may change it under us. */
+static void read_desc(const uint8_t *table, uint16_t i, struct desc *d)
+{
+	memcpy(&d->addr, table + (uint64_t)i * 16, 8);
+	memcpy(&d->len, table + (uint64_t)i * 16 + 8, 4);
+	memcpy(&d->flags, table + (uint64_t)i * 16 + 12, 2);
+	memcpy(&d->next, table + (uint64_t)i * 16 + 14, 2);
+}
+
+static int walk_chain(const struct virtqueue *vq, uint16_t head, struct vq_chain *c)
+{
+	const uint8_t *table = guest_mem__ptr(vq->mem, vq->desc_gpa, DESC_BYTES(vq->size));
+	uint32_t tsize = vq->size, steps = 0;
+	uint16_t i = head;
+	int indirect = 0;
+
+	if (!table || head >= vq->size)
+		return -EIO;
+	c->head = head;
+	c->n_out = c->n_in = 0;
+	c->out_len = c->in_len = 0;
+	for (;;) {
+		struct desc d;
+
+		if (++steps > tsize)
+			return -EIO;	/* more links than entries: the chain loops */
+		read_desc(table, i, &d);
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			/* One level only, not mid-chain, a whole number of descriptors. */
+			if (indirect || (d.flags & VRING_DESC_F_NEXT) || c->n_out + c->n_in ||
+			    d.len == 0 || d.len % 16 || d.len / 16 > VQ_MAX_SIZE)
+				return -EIO;
+			table = guest_mem__ptr(vq->mem, d.addr, d.len);
+			if (!table)
+				return -EIO;
+			tsize = d.len / 16;
+			indirect = 1;
+			steps = 0;
+			i = 0;
+			continue;
+		}
+		if (d.len) {
+			uint8_t *host = guest_mem__ptr(vq->mem, d.addr, d.len);
+			struct vq_seg *s;
+
+			if (!host || c->n_out + c->n_in == VQ_MAX_SEGS)
+				return -EIO;
+			s = &c->seg[c->n_out + c->n_in];
+			s->host = host;
+			s->len = d.len;
+			if (d.flags & VRING_DESC_F_WRITE) {
+				c->n_in++;
+				c->in_len += d.len;
+			} else {
+				if (c->n_in)
+					return -EIO;	/* readable after writable */
+				c->n_out++;
+				c->out_len += d.len;
+			}
+		}
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			return 0;
+		if (d.next >= tsize)
+			return -EIO;
+		i = d.next;
+	}
+}
+
+int virtqueue__pop(struct virtqueue *vq, struct vq_chain *c)
+{
+	const uint8_t *avail;
+	uint16_t idx, head;
+	int r;
+
+	if (!vq->ready)
+		return 0;
+	avail = guest_mem__ptr(vq->mem, vq->avail_gpa, AVAIL_BYTES(vq->size));
+	if (!avail)
+		return -EIO;
+	idx = load16(avail + 2);
+	if (idx == vq->last_avail)
+		return 0;
+	if ((uint16_t)(idx - vq->last_avail) > vq->size)
+		return -EIO;	/* the guest claims more entries than the ring holds */
+	memcpy(&head, avail + 4 + (uint64_t)(vq->last_avail % vq->size) * 2, 2);
+	r = walk_chain(vq, head, c);
+	if (r)
+		return r;
+	vq->last_avail++;
+	return 1;
+}
+
+void virtqueue__unpop(struct virtqueue *vq)
+{
+	vq->last_avail--;
+}
+
+int virtqueue__push(struct virtqueue *vq, uint16_t head, uint32_t written)
+{
+	uint8_t *used = guest_mem__ptr(vq->mem, vq->used_gpa, USED_BYTES(vq->size));
+	uint8_t *elem;
+	uint32_t id = head;
+
+	if (!used || !vq->ready)
+		return -EIO;
+	elem = used + 4 + (uint64_t)(vq->used_idx % vq->size) * 8;
+	memcpy(elem, &id, 4);
+	memcpy(elem + 4, &written, 4);
+	vq->used_idx++;
+	/* The element must be visible before the index that publishes it. */
+	__atomic_store((uint16_t *)(used + 2), &vq->used_idx, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int virtqueue__should_signal(struct virtqueue *vq)
+{
+	const uint8_t *avail = guest_mem__ptr(vq->mem, vq->avail_gpa, AVAIL_BYTES(vq->size));
+
+	/* Order our used->idx store before reading the driver's flags. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return !avail || !(load16(avail) & VRING_AVAIL_F_NO_INTERRUPT);
+}
+
+uint64_t vq_chain__read(const struct vq_chain *c, uint64_t off, void *dst, uint64_t len)
+{
+	uint8_t *d = dst;
+	uint64_t done = 0;
+	unsigned int i;
+
+	for (i = 0; i < c->n_out && done < len; i++) {
+		const struct vq_seg *s = &c->seg[i];
+		uint64_t n;
+
+		if (off >= s->len) {
+			off -= s->len;
+			continue;
+		}
+		n = s->len - off;
+		if (n > len - done)
+			n = len - done;
+		memcpy(d + done, s->host + off, n);
+		done += n;
+		off = 0;
+	}
+	return done;
+}
+
+uint64_t vq_chain__write(const struct vq_chain *c, uint64_t off, const void *src, uint64_t len)
+{
+	const uint8_t *p = src;
+	uint64_t done = 0;
+	unsigned int i;
+
+	for (i = c->n_out; i < c->n_out + c->n_in && done < len; i++) {
+		const struct vq_seg *s = &c->seg[i];
+		uint64_t n;
+
+		if (off >= s->len) {
+			off -= s->len;
+			continue;
+		}
+		n = s->len - off;
+		if (n > len - done)
+			n = len - done;
+		memcpy(s->host + off, p + done, n);
+		done += n;
+		off = 0;
+	}
+	return done;
+}
