@@ -25,16 +25,22 @@ TEST_INITRD := $(BUILD)/tests/test-initrd.cpio
 
 all: $(CLI) $(LIB)
 
+# V=1 shows full command lines.
+Q := $(if $(V),,@)
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(CLI): $(BUILD)/obj/vmm/main.o $(LIB)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 # Debian packages, installed by name (needs root or sudo).
 deps:

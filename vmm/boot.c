@@ -33,6 +33,8 @@ int boot__parse_bzimage(const uint8_t *buf, size_t len, struct bzimage_info *bz,
 	bz->hdr_len = hdr_end - SETUP_HDR_OFFSET;
 	if (bz->hdr_len > sizeof(bz->hdr))
 		bz->hdr_len = sizeof(bz->hdr);
+	if (len < SETUP_HDR_OFFSET + bz->hdr_len)
+		return bz_err(err, "file too short for its own setup header (truncated?)");
 	memcpy(&bz->hdr, buf + SETUP_HDR_OFFSET, bz->hdr_len);
 	if (bz->hdr.boot_flag != 0xAA55)
 		return bz_err(err, "boot_flag is not 0xAA55");
@@ -288,7 +290,6 @@ int boot__write_params(struct guest_mem *m, const struct kernel_info *ki,
 	bp->hdr.heap_end_ptr = 0xfe00;
 	bp->hdr.vid_mode = 0xffff;
 	bp->hdr.cmd_line_ptr = (uint32_t)BOOT_CMDLINE_ADDR;
-	bp->hdr.cmdline_size = (uint32_t)len;
 	if (bl->initrd_size) {
 		bp->hdr.ramdisk_image = (uint32_t)bl->initrd_addr;
 		bp->hdr.ramdisk_size = (uint32_t)bl->initrd_size;

@@ -45,6 +45,12 @@ int kvm__open(struct kvm_sys *k, const char *path, struct sv_error *err)
 		return sv_err(err, -e, "cannot open %s: %s", path, strerror(e));
 	}
 	v = ioctl(k->fd, KVM_GET_API_VERSION, 0);
+	if (v < 0) {
+		e = errno;
+		kvm__close(k);
+		return sv_err(err, -ENODEV, "%s is not a KVM device (KVM_GET_API_VERSION: %s)",
+			      path, strerror(e));
+	}
 	if (v != KVM_API_VERSION) {
 		kvm__close(k);
 		return sv_err(err, -ENOTSUP, "%s speaks KVM API version %d; sandvisor needs %d",

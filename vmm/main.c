@@ -40,6 +40,14 @@ static const char usage_text[] =
 	"  --timeout SECS    stop the guest after SECS seconds (exit status 6)\n"
 	"  --timing          print host-side setup times to stderr\n"
 	"  --kvm PATH        KVM device (default /dev/kvm)\n"
+	"  --disk PATH[,ro][,cow][,serial=ID]\n"
+	"                    raw disk image as virtio-blk (/dev/vda, vdb, ... in order);\n"
+	"                    ro: read-only; cow: writes go to a private overlay, the file\n"
+	"                    is never written (many VMs can share one image); repeatable\n"
+	"  --console serial|virtio\n"
+	"                    the guest console: ttyS0 (default) or hvc0 (virtio-console)\n"
+	"  --ctl-fd N        connect the guest's 'sandvisor.ctl' port (a virtio-console\n"
+	"                    port) to inherited stream socket N\n"
 	"\n"
 	"The guest's serial console (ttyS0) is this process's stdin and stdout.\n"
 	"\n"
@@ -75,6 +83,35 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 		return -EINVAL;
 	*out = v;
 	return 0;
+}
+
+/* PATH[,ro][,cow][,serial=ID]: the options are split off in place. */
+static int parse_disk(char *arg, struct sv_disk *d)
+{
+	char *opt = strchr(arg, ',');
+
+	memset(d, 0, sizeof(*d));
+	d->path = arg;
+	if (opt)
+		*opt++ = '\0';
+	if (!*arg)
+		return -EINVAL;
+	while (opt) {
+		char *next = strchr(opt, ',');
+
+		if (next)
+			*next++ = '\0';
+		if (!strcmp(opt, "ro"))
+			d->read_only = 1;
+		else if (!strcmp(opt, "cow"))
+			d->cow = 1;
+		else if (!strncmp(opt, "serial=", 7) && opt[7] && strlen(opt + 7) <= 20)
+			d->serial = opt + 7;
+		else
+			return -EINVAL;
+		opt = next;
+	}
+	return d->read_only && d->cow ? -EINVAL : 0;
 }
 
 static int exit_status(const struct sv_exit *ex)
@@ -146,10 +183,13 @@ static int cmd_boot(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "timing", no_argument, NULL, 'T' },
 		{ "kvm", required_argument, NULL, 'K' },
+		{ "disk", required_argument, NULL, 'd' },
+		{ "console", required_argument, NULL, 'C' },
+		{ "ctl-fd", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sv_vm_config cfg = { .console_out_fd = STDOUT_FILENO, .console_in_fd = STDIN_FILENO };
+	struct sv_vm_config cfg;
 	struct sv_error err = { 0 };
 	struct sv_exit ex;
 	struct sv_timing t;
@@ -157,6 +197,9 @@ static int cmd_boot(int argc, char **argv)
 	unsigned long v;
 	int timing = 0, c, r;
 
+	sv_vm_config_init(&cfg);
+	cfg.console_out_fd = STDOUT_FILENO;
+	cfg.console_in_fd = STDIN_FILENO;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -180,6 +223,27 @@ static int cmd_boot(int argc, char **argv)
 			if (parse_uint(optarg, 86400, &v) < 0 || v == 0)
 				return usage_error("--timeout '%s' must be 1..86400 seconds", optarg);
 			cfg.timeout_ms = (uint32_t)(v * 1000);
+			break;
+		case 'd':
+			if (cfg.ndisks == SV_MAX_DISKS)
+				return usage_error("at most %d --disk options", SV_MAX_DISKS);
+			if (parse_disk(optarg, &cfg.disks[cfg.ndisks]) < 0)
+				return usage_error("--disk '%s': expected PATH[,ro][,cow][,serial=ID]", optarg);
+			cfg.ndisks++;
+			break;
+		case 'C':
+			if (!strcmp(optarg, "serial"))
+				cfg.console = SV_CONSOLE_SERIAL;
+			else if (!strcmp(optarg, "virtio"))
+				cfg.console = SV_CONSOLE_VIRTIO;
+			else
+				return usage_error("--console '%s': use 'serial' or 'virtio'", optarg);
+			break;
+		case 'F':
+			if (parse_uint(optarg, 1u << 20, &v) < 0)
+				return usage_error("--ctl-fd '%s' is not a file descriptor number", optarg);
+			cfg.ctl_mode = SV_CTL_FD;
+			cfg.ctl_fd = (int)v;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

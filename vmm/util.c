@@ -23,15 +23,14 @@ int sv_err(struct sv_error *err, int code, const char *fmt, ...)
 	return code;
 }
 
-int sv_read_file(const char *path, const char *what, uint64_t max, uint8_t **buf,
-		 size_t *len, struct sv_error *err)
+int sv_open_file(const char *path, const char *what, uint64_t max, int *fdp, uint64_t *size,
+		 struct sv_error *err)
 {
 	struct stat st;
-	uint8_t *p;
-	size_t got = 0;
 	int fd, e;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		e = errno;
 		return sv_err(err, -e, "cannot open %s '%s': %s", what, path, strerror(e));
@@ -54,28 +53,56 @@ int sv_read_file(const char *path, const char *what, uint64_t max, uint8_t **buf
 		close(fd);
 		return sv_err(err, -EINVAL, "%s '%s' is empty", what, path);
 	}
-	p = malloc((size_t)st.st_size);
-	if (!p) {
-		close(fd);
-		return sv_err(err, -ENOMEM, "out of memory reading %s '%s'", what, path);
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, p + got, (size_t)st.st_size - got);
+	*fdp = fd;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+int sv_read_full(int fd, void *dst, size_t len, const char *what, const char *path,
+		 struct sv_error *err)
+{
+	uint8_t *p = dst;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, p + got, len - got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			e = n < 0 ? errno : EIO;
-			free(p);
-			close(fd);
+			int e = n < 0 ? errno : EIO;
+
 			return sv_err(err, -e, "cannot read %s '%s': %s", what, path,
 				      n < 0 ? strerror(e) : "file shrank while reading");
 		}
 		got += (size_t)n;
 	}
+	return 0;
+}
+
+int sv_read_file(const char *path, const char *what, uint64_t max, uint8_t **buf,
+		 size_t *len, struct sv_error *err)
+{
+	uint64_t size;
+	uint8_t *p;
+	int fd, r;
+
+	r = sv_open_file(path, what, max, &fd, &size, err);
+	if (r)
+		return r;
+	p = malloc((size_t)size);
+	if (!p) {
+		close(fd);
+		return sv_err(err, -ENOMEM, "out of memory reading %s '%s'", what, path);
+	}
+	r = sv_read_full(fd, p, (size_t)size, what, path, err);
 	close(fd);
+	if (r) {
+		free(p);
+		return r;
+	}
 	*buf = p;
-	*len = got;
+	*len = (size_t)size;
 	return 0;
 }
 

@@ -33,6 +33,14 @@ static inline uint64_t sv_now_ns(void)
 int sv_read_file(const char *path, const char *what, uint64_t max, uint8_t **buf,
 		 size_t *len, struct sv_error *err);
 
+/* Opens a non-empty regular file of at most max bytes for reading. */
+int sv_open_file(const char *path, const char *what, uint64_t max, int *fd, uint64_t *size,
+		 struct sv_error *err);
+
+/* Reads exactly len bytes (what/path name the file in the error). */
+int sv_read_full(int fd, void *dst, size_t len, const char *what, const char *path,
+		 struct sv_error *err);
+
 /* Writes all of buf to fd, retrying on EINTR / short writes. */
 int sv_write_all(int fd, const void *buf, size_t len);
 

@@ -22,7 +22,16 @@
 #define KVM_IDENTITY_MAP_ADDR 0xfffbc000ULL
 #define KVM_TSS_ADDR 0xfffbd000ULL
 
-#define VMM_CMDLINE "console=ttyS0 reboot=k,panic_warm panic=-1"
+/*
+ * reboot=k: reset through the i8042, which ends the VM. panic_warm: a panic's
+ * reset is marked warm at 0x472, so we can tell a panic from a reboot.
+ * panic=-1: reset at once on panic instead of spinning.
+ */
+#define VMM_CMDLINE "reboot=k,panic_warm panic=-1"
+#define SERIAL_CONSOLE " console=ttyS0"
+/* hvc0 once virtio is up; earlycon on the UART until then (no replayed duplicates). */
+#define VIRTIO_CONSOLE " console=hvc0 earlycon=uart8250,io,0x3f8"
+#define DEVICE_ARGS_MAX 1024
 
 void vm__request_exit(struct sv_vm *vm, enum sv_exit_reason reason, int cpu, uint64_t detail,
 		      const char *fmt, ...)
@@ -101,6 +110,7 @@ int vm__create_base(struct sv_vm **out, const char *kvm_path, uint64_t mem_bytes
 	vm->wake_fd = -1;
 	vm->kvm.fd = -1;
 	vm->console_in_fd = -1;
+	vm->ctl_host_fd = vm->ctl_dev_fd = -1;
 	vm->ncpus = cpus;
 	for (unsigned int i = 0; i < SV_MAX_CPUS; i++)
 		vm->vcpu[i].fd = -1;
@@ -177,59 +187,86 @@ int vm__create_vcpus(struct sv_vm *vm, uint64_t entry, struct sv_error *err)
 	return 0;
 }
 
-static int load_linux(struct sv_vm *vm, const struct sv_vm_config *cfg, struct sv_error *err)
-{
+/* What sv_vm_create reads and checks before it touches KVM. */
+struct boot_inputs {
+	uint8_t *kernel;
+	size_t kernel_len;
 	struct kernel_info ki;
-	struct boot_layout bl;
-	uint8_t *kbuf = NULL, *ibuf = NULL;
-	size_t klen = 0, ilen = 0;
-	size_t cl_len = strlen(VMM_CMDLINE) + 2 + (cfg->cmdline ? strlen(cfg->cmdline) : 0);
-	char *cmdline = NULL;
+	int initrd_fd;
+	uint64_t initrd_size;
+};
+
+static int read_inputs(const struct sv_vm_config *cfg, struct boot_inputs *in,
+		       struct sv_error *err)
+{
 	int r;
 
-	r = sv_read_file(cfg->kernel_path, "kernel", BOOT_KERNEL_MAX_BYTES, &kbuf, &klen, err);
+	in->initrd_fd = -1;
+	r = sv_read_file(cfg->kernel_path, "kernel", BOOT_KERNEL_MAX_BYTES, &in->kernel,
+			 &in->kernel_len, err);
 	if (r)
-		goto out;
-	r = boot__parse_kernel(kbuf, klen, &ki, err);
+		return r;
+	r = boot__parse_kernel(in->kernel, in->kernel_len, &in->ki, err);
 	if (r) {
 		char why[SV_ERROR_MAX];
 
 		snprintf(why, sizeof(why), "%s", err ? err->msg : "");
-		r = sv_err(err, r, "kernel '%s': %s", cfg->kernel_path, why);
-		goto out;
+		return sv_err(err, r, "kernel '%s': %s", cfg->kernel_path, why);
 	}
+	if (cfg->initrd_path)
+		r = sv_open_file(cfg->initrd_path, "initrd", BOOT_INITRD_MAX_BYTES, &in->initrd_fd,
+				 &in->initrd_size, err);
+	return r;
+}
+
+static void free_inputs(struct boot_inputs *in)
+{
+	free(in->kernel);
+	if (in->initrd_fd >= 0)
+		close(in->initrd_fd);
+}
+
+static int load_linux(struct sv_vm *vm, const struct sv_vm_config *cfg,
+		      const struct boot_inputs *in, struct sv_error *err)
+{
+	const struct kernel_info *ki = &in->ki;
+	struct boot_layout bl;
+	char devargs[DEVICE_ARGS_MAX] = "";
+	size_t cl_len;
+	char *cmdline = NULL;
+	int r;
+
+	r = vm__create_devices(vm, cfg, devargs, sizeof(devargs), err);
+	if (r)
+		return r;
+	cl_len = strlen(VMM_CMDLINE) + strlen(VIRTIO_CONSOLE) + strlen(devargs) + 2 +
+		 (cfg->cmdline ? strlen(cfg->cmdline) : 0);
 	cmdline = malloc(cl_len);
-	if (!cmdline) {
-		r = sv_err(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	snprintf(cmdline, cl_len, "%s%s%s", VMM_CMDLINE, cfg->cmdline ? " " : "",
-		 cfg->cmdline ? cfg->cmdline : "");
-	r = boot__check_cmdline(cmdline, &ki, err);
-	if (r)
-		goto out;
-	r = boot__load_kernel(&vm->mem, kbuf, klen, &ki, &bl, err);
-	if (r)
-		goto out;
-	if (cfg->initrd_path) {
-		uint64_t max = ki.kind == KERNEL_BZIMAGE ? ki.bz.hdr.initrd_addr_max : 0x7fffffff;
+	if (!cmdline)
+		return sv_err(err, -ENOMEM, "out of memory");
+	snprintf(cmdline, cl_len, "%s%s%s%s%s", VMM_CMDLINE,
+		 cfg->console == SV_CONSOLE_VIRTIO ? VIRTIO_CONSOLE : SERIAL_CONSOLE, devargs,
+		 cfg->cmdline ? " " : "", cfg->cmdline ? cfg->cmdline : "");
+	r = boot__check_cmdline(cmdline, ki, err);
+	if (!r)
+		r = boot__load_kernel(&vm->mem, in->kernel, in->kernel_len, ki, &bl, err);
+	if (!r && in->initrd_fd >= 0) {
+		uint64_t max = ki->kind == KERNEL_BZIMAGE ? ki->bz.hdr.initrd_addr_max : 0x7fffffff;
 		void *dst;
 
-		r = sv_read_file(cfg->initrd_path, "initrd", BOOT_INITRD_MAX_BYTES, &ibuf, &ilen, err);
-		if (r)
-			goto out;
-		r = boot__place_initrd(&vm->mem, bl.kernel_end, max, ilen, &bl.initrd_addr, err);
-		if (r)
-			goto out;
-		dst = guest_mem__ptr(&vm->mem, bl.initrd_addr, ilen);
-		if (!dst) {
+		/* Placed by its size first, then read straight into guest RAM: no copy. */
+		r = boot__place_initrd(&vm->mem, bl.kernel_end, max, in->initrd_size,
+				       &bl.initrd_addr, err);
+		dst = r ? NULL : guest_mem__ptr(&vm->mem, bl.initrd_addr, in->initrd_size);
+		if (!r && !dst)
 			r = sv_err(err, -ENOSPC, "initrd does not fit in guest memory");
-			goto out;
-		}
-		memcpy(dst, ibuf, ilen);
-		bl.initrd_size = ilen;
+		if (!r)
+			r = sv_read_full(in->initrd_fd, dst, in->initrd_size, "initrd",
+					 cfg->initrd_path, err);
+		bl.initrd_size = in->initrd_size;
 	}
-	r = boot__write_params(&vm->mem, &ki, &bl, cmdline, err);
+	if (!r)
+		r = boot__write_params(&vm->mem, ki, &bl, cmdline, err);
 	if (!r)
 		r = x86__setup_page_tables(&vm->mem, err);
 	if (!r)
@@ -238,9 +275,6 @@ static int load_linux(struct sv_vm *vm, const struct sv_vm_config *cfg, struct s
 		r = mptable__write(&vm->mem, vm->ncpus, err);
 	if (!r)
 		r = vm__create_vcpus(vm, bl.entry, err);
-out:
-	free(kbuf);
-	free(ibuf);
 	free(cmdline);
 	return r;
 }
@@ -260,26 +294,42 @@ static int check_config(const struct sv_vm_config *cfg, uint64_t mem, unsigned i
 	return 0;
 }
 
+void sv_vm_config_init(struct sv_vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->console_out_fd = -1;
+	cfg->console_in_fd = -1;
+	cfg->ctl_fd = -1;
+}
+
 int sv_vm_create(const struct sv_vm_config *cfg, struct sv_vm **out, struct sv_error *err)
 {
 	uint64_t mem = cfg->mem_bytes ? cfg->mem_bytes : MIB(256);
 	unsigned int cpus = cfg->cpus ? cfg->cpus : 1;
+	struct boot_inputs in = { .initrd_fd = -1 };
 	struct sv_vm *vm = NULL;
 	int r;
 
 	*out = NULL;
 	r = check_config(cfg, mem, cpus, err);
-	if (r)
+	/* Bad files are reported before KVM is touched, so the message is about them. */
+	if (!r)
+		r = read_inputs(cfg, &in, err);
+	if (r) {
+		free_inputs(&in);
 		return r;
+	}
 	r = vm__create_base(&vm, cfg->kvm_path ? cfg->kvm_path : "/dev/kvm", mem, cpus,
 			    cfg->console_out_fd, err);
 	if (!r) {
-		vm->console_in_fd = cfg->console_in_fd;
+		/* With a virtio console, input goes to hvc0, not the UART. */
+		vm->console_in_fd = cfg->console == SV_CONSOLE_VIRTIO ? -1 : cfg->console_in_fd;
 		vm->timeout_ms = cfg->timeout_ms;
 		if (cfg->kick_signal)
 			vm->kick_signal = cfg->kick_signal;
-		r = load_linux(vm, cfg, err);
+		r = load_linux(vm, cfg, &in, err);
 	}
+	free_inputs(&in);
 	if (r) {
 		sv_vm_destroy(vm);
 		return r;
@@ -412,6 +462,8 @@ int sv_vm_run(struct sv_vm *vm, struct sv_exit *exit, struct sv_error *err)
 
 	memset(exit, 0, sizeof(*exit));
 	r = install_kick_handler(vm->kick_signal, err);
+	if (!r)
+		r = vm__start_devices(vm, err);
 	if (r)
 		return r;
 	/* vCPU threads inherit a mask with the kick signal blocked outside KVM_RUN. */
@@ -441,6 +493,7 @@ int sv_vm_run(struct sv_vm *vm, struct sv_exit *exit, struct sv_error *err)
 			pthread_join(vm->vcpu[i].thread, NULL);
 		vm->vcpu[i].started = 0;
 	}
+	vm__stop_devices(vm);
 	uart8250__flush(&vm->uart);
 	pthread_mutex_lock(&vm->lock);
 	*exit = vm->exit;
@@ -470,6 +523,7 @@ void sv_vm_destroy(struct sv_vm *vm)
 		if (vm->vcpu[i].fd >= 0)
 			close(vm->vcpu[i].fd);
 	}
+	vm__destroy_devices(vm);
 	uart8250__exit(&vm->uart);
 	guest_mem__exit(&vm->mem);
 	if (vm->vm_fd >= 0)

@@ -12,6 +12,9 @@
 #include "kvm.h"
 #include "sandvisor.h"
 #include "uart8250.h"
+#include "virtio_blk.h"
+#include "virtio_console.h"
+#include "virtio_mmio.h"
 
 /* Port a test guest writes to; only the self-test VM maps it. */
 #define SELFTEST_PORT 0xf4
@@ -37,6 +40,18 @@ struct vcpu {
 enum probe_state { PROBE_IDLE = 0, PROBE_ASKED, PROBE_HALTED, PROBE_RUNNING };
 #define HALT_PROBE_INTERVAL_MS 100
 
+/* virtio-mmio windows: one page each from here, IO-APIC pins from VIRTIO_GSI_BASE. */
+#define VIRTIO_MMIO_BASE 0xd0000000ULL
+#define VIRTIO_MMIO_STRIDE 0x1000ULL
+#define VIRTIO_GSI_BASE 5
+#define VM_MAX_VIRTIO (SV_MAX_DISKS + 1)
+
+struct virtio_slot {
+	struct virtio_mmio t;
+	uint64_t base;
+	uint32_t gsi;
+};
+
 struct sv_vm {
 	struct kvm_sys kvm;
 	int vm_fd;
@@ -55,6 +70,16 @@ struct sv_vm {
 	struct sv_exit exit;
 	int exit_set;
 	struct sv_timing timing;
+
+	struct virtio_slot virtio[VM_MAX_VIRTIO];
+	unsigned int nvirtio;
+	struct virtio_blk disk[SV_MAX_DISKS];
+	unsigned int ndisks;
+	struct virtio_console console;
+	int has_console;
+	int console_started;
+	int ctl_host_fd;		/* SV_CTL_SOCKETPAIR: the embedder's end */
+	int ctl_dev_fd;			/* the device's end (owned here unless SV_CTL_FD) */
 };
 
 /* Records why the VM ends (first caller wins) and wakes the run loop. */
@@ -68,5 +93,12 @@ int vm__create_base(struct sv_vm **out, const char *kvm_path, uint64_t mem_bytes
 int vm__create_vcpus(struct sv_vm *vm, uint64_t entry, struct sv_error *err);
 
 void *vcpu__thread(void *arg);
+
+/* virtio devices from the config; appends their virtio_mmio.device= arguments to args. */
+int vm__create_devices(struct sv_vm *vm, const struct sv_vm_config *cfg, char *args,
+		       size_t args_len, struct sv_error *err);
+int vm__start_devices(struct sv_vm *vm, struct sv_error *err);
+void vm__stop_devices(struct sv_vm *vm);
+void vm__destroy_devices(struct sv_vm *vm);
 
 #endif

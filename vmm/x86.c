@@ -49,7 +49,7 @@ int x86__setup_gdt(struct guest_mem *m, struct sv_error *err)
 	gdt[1] = 0;
 	gdt[2] = gdt_entry(0xa09b, 0, 0xfffff);	/* 64-bit code, present, DPL 0 */
 	gdt[3] = gdt_entry(0xc093, 0, 0xfffff);	/* flat data, read/write */
-	gdt[4] = gdt_entry(0x808b, 0, 0xfffff);	/* busy TSS: VM entry wants a usable TR */
+	gdt[4] = gdt_entry(0x008b, 0, 0xfffff);	/* busy TSS: VM entry wants a usable TR */
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The unit-test binary: every tests/unit/*.c is linked into one program.
+ * The unit-test binary: every .c file in tests/unit is linked into one program.
  * Each test file exports one Suite constructor; main.c runs them all.
  * Helpers shared between files (hand-built kernel images, guest memory) are
  * declared here too, so -Wmissing-prototypes stays happy.

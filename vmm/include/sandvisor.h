@@ -34,18 +34,46 @@ struct sv_error {
 #define SV_MAX_CPUS 16u
 #define SV_CMDLINE_MAX 2048u	/* boot protocol's cmdline_size for 6.x kernels */
 
+#define SV_MAX_DISKS 6
+
+struct sv_disk {
+	const char *path;		/* raw image file */
+	int read_only;			/* the guest cannot write */
+	int cow;			/* writes go to a private overlay; the file is never written */
+	const char *serial;		/* GET_ID serial; NULL = from the file name */
+};
+
+enum sv_console_kind {
+	SV_CONSOLE_SERIAL = 0,		/* ttyS0 (8250 UART) is the console */
+	SV_CONSOLE_VIRTIO,		/* hvc0 (virtio-console port 0); the UART only for early boot */
+};
+
+enum sv_ctl_mode {
+	SV_CTL_NONE = 0,		/* no control port */
+	SV_CTL_SOCKETPAIR,		/* the library makes a socket pair; see sv_vm_control_fd() */
+	SV_CTL_FD,			/* use ctl_fd, a connected stream socket the caller owns */
+};
+
+/* Call sv_vm_config_init() first: it sets the defaults (and -1 for unused fds). */
 struct sv_vm_config {
 	const char *kernel_path;	/* bzImage or ELF vmlinux (required) */
 	const char *initrd_path;	/* optional */
 	const char *cmdline;		/* appended after the VMM's own arguments; NULL = none */
 	uint64_t mem_bytes;		/* guest RAM; 0 = 256 MiB */
 	unsigned int cpus;		/* 0 = 1 */
-	int console_out_fd;		/* serial output goes here; -1 = discarded */
-	int console_in_fd;		/* serial input comes from here; -1 = none */
+	int console_out_fd;		/* console output goes here; -1 = discarded */
+	int console_in_fd;		/* console input comes from here; -1 = none */
+	enum sv_console_kind console;
+	struct sv_disk disks[SV_MAX_DISKS];	/* guest sees /dev/vda, /dev/vdb, ... in order */
+	unsigned int ndisks;
+	enum sv_ctl_mode ctl_mode;	/* the "sandvisor.ctl" virtio-console port */
+	int ctl_fd;			/* for SV_CTL_FD */
 	const char *kvm_path;		/* NULL = "/dev/kvm" */
 	int kick_signal;		/* 0 = SIGUSR1 */
 	uint32_t timeout_ms;		/* 0 = none; else the run ends with SV_EXIT_TIMEOUT */
 };
+
+void sv_vm_config_init(struct sv_vm_config *cfg);
 
 enum sv_exit_reason {
 	SV_EXIT_NONE = 0,
@@ -87,6 +115,14 @@ int sv_vm_run(struct sv_vm *vm, struct sv_exit *exit, struct sv_error *err);
 void sv_vm_stop(struct sv_vm *vm);
 
 void sv_vm_timing(const struct sv_vm *vm, struct sv_timing *t);
+
+/*
+ * The host end of the control port's byte stream (SV_CTL_SOCKETPAIR), or -1.
+ * Owned by the VM: valid until sv_vm_destroy(). Reading and writing it is
+ * how an embedder talks to the guest agent; the guest sees back-pressure
+ * when the host does not read, and vice versa.
+ */
+int sv_vm_control_fd(const struct sv_vm *vm);
 
 void sv_vm_destroy(struct sv_vm *vm);
 
