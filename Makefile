@@ -21,7 +21,14 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubu
 GUEST := $(BUILD)/guest
 TEST_INITRD := $(BUILD)/tests/test-initrd.cpio
 
-.PHONY: all deps guest test unit test-cli test-guest demo bench lint clean
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_DEPS := $(wildcard devices/*.c) vmm/guest_mem.c vmm/util.c vmm/iobus.c
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	$(CSTD) -Ivmm/include -Ivmm -Idevices -pthread
+
+.PHONY: all deps guest test unit test-cli test-guest demo bench lint fuzz clean
 
 all: $(CLI) $(LIB)
 
@@ -72,7 +79,26 @@ test-cli: $(CLI) $(GUEST)/bzImage
 test-guest: $(CLI) $(GUEST)/bzImage $(TEST_INITRD)
 	./tests/run-guest-tests tests/integration/boot.sh
 
-test: unit test-cli test-guest
+# libFuzzer harnesses for everything that parses guest-controlled data. Each
+# runs FUZZ_SECONDS from its seed corpus (copied: the repo's seeds stay as
+# they are); any crash, leak or sanitizer report fails the target.
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_DEPS) $(wildcard devices/*.h vmm/*.h)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC  $@")
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_DEPS)
+
+fuzz: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do \
+		name=$${f##*/fuzz_}; work=$(BUILD)/fuzz/corpus-$$name; \
+		rm -rf $$work; mkdir -p $$work; cp tests/fuzz/corpus/$$name/* $$work/ 2>/dev/null || true; \
+		echo "  FUZZ    $$name for $(FUZZ_SECONDS) s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -error_exitcode=1 -timeout=10 -rss_limit_mb=2048 \
+			-artifact_prefix=$(BUILD)/fuzz/$$name- $$work >$(BUILD)/fuzz/$$name.log 2>&1 \
+			|| { tail -n 40 $(BUILD)/fuzz/$$name.log; echo "fuzz: $$name FAILED (log: $(BUILD)/fuzz/$$name.log)"; exit 1; }; \
+		grep -E '^Done|stat::number_of_executed_units' $(BUILD)/fuzz/$$name.log | tail -n 1; \
+	done
+
+test: unit test-cli fuzz test-guest
 
 demo: all $(GUEST)/bzImage $(TEST_INITRD)
 	./tests/run-guest-tests tests/integration/demo.sh

@@ -106,7 +106,13 @@ struct followup {
 static void reg_write(struct virtio_mmio *t, uint64_t off, uint32_t v, struct followup *f)
 {
 	struct virtqueue *vq = sel_vq(t);
-	int can_config = vq && !vq->ready;
+	/*
+	 * A live queue is the device's: without VIRTIO_F_RING_RESET the driver
+	 * changes queues only after resetting the device (Linux does exactly
+	 * that), so after DRIVER_OK queue writes are ignored.
+	 */
+	int live = (t->status & VIRTIO_CONFIG_S_DRIVER_OK) != 0;
+	int can_config = vq && !vq->ready && !live;
 
 	switch (off) {
 	case VIRTIO_MMIO_DEVICE_FEATURES_SEL: t->dev_features_sel = v; break;
@@ -143,7 +149,7 @@ static void reg_write(struct virtio_mmio *t, uint64_t off, uint32_t v, struct fo
 		if (can_config) vq->used_gpa = (vq->used_gpa & 0xffffffffULL) | ((uint64_t)v << 32);
 		break;
 	case VIRTIO_MMIO_QUEUE_READY:
-		if (!vq)
+		if (!vq || live)
 			break;
 		if (v == 0) {
 			vq->ready = 0;
@@ -176,7 +182,7 @@ static void reg_write(struct virtio_mmio *t, uint64_t off, uint32_t v, struct fo
 		if ((v & VIRTIO_CONFIG_S_DRIVER_OK) && !(t->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
 			if (!(v & VIRTIO_CONFIG_S_FEATURES_OK))
 				v |= VIRTIO_CONFIG_S_NEEDS_RESET;
-			else
+			else if (!(t->status & VIRTIO_CONFIG_S_NEEDS_RESET))
 				f->activate = 1;
 		}
 		t->status = v | (t->status & VIRTIO_CONFIG_S_NEEDS_RESET);
@@ -271,11 +277,18 @@ void virtio_mmio__signal_config(struct virtio_mmio *t)
 
 void virtio_mmio__needs_reset(struct virtio_mmio *t)
 {
+	int live;
+
 	pthread_mutex_lock(&t->lock);
-	t->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
-	t->interrupt_status |= VIRTIO_MMIO_INT_CONFIG;
+	/* After a driver reset the report is stale: it must not outlive the reset. */
+	live = (t->status & VIRTIO_CONFIG_S_DRIVER_OK) != 0;
+	if (live) {
+		t->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+		t->interrupt_status |= VIRTIO_MMIO_INT_CONFIG;
+	}
 	pthread_mutex_unlock(&t->lock);
-	pulse(t);
+	if (live)
+		pulse(t);
 }
 
 int virtio_mmio__active(struct virtio_mmio *t)

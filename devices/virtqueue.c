@@ -36,6 +36,33 @@ int virtqueue__check_rings(const struct virtqueue *vq)
 	return 0;
 }
 
+/*
+ * The transport rewrites a queue's size and addresses under its own lock
+ * (QueueReady=0 then QueueNum, a driver reset), which a device serving the
+ * queue does not hold. So every entry point reads them once, into a view, and
+ * checks and uses only that: a guest racing its own vCPUs then gets -EIO or a
+ * request on a ring it is tearing down, never an unchecked pointer or a
+ * division by zero.
+ */
+struct vq_view {
+	uint32_t size;
+	uint64_t desc, avail, used;
+};
+
+/* 1 with *v filled, 0 when the queue is not ready, -EIO for a size that cannot be. */
+static int view(const struct virtqueue *vq, struct vq_view *v)
+{
+	if (!__atomic_load_n(&vq->ready, __ATOMIC_ACQUIRE))
+		return 0;
+	v->size = __atomic_load_n(&vq->size, __ATOMIC_RELAXED);
+	v->desc = __atomic_load_n(&vq->desc_gpa, __ATOMIC_RELAXED);
+	v->avail = __atomic_load_n(&vq->avail_gpa, __ATOMIC_RELAXED);
+	v->used = __atomic_load_n(&vq->used_gpa, __ATOMIC_RELAXED);
+	if (v->size == 0 || v->size > VQ_MAX_SIZE || (v->size & (v->size - 1)))
+		return -EIO;
+	return 1;
+}
+
 static uint16_t load16(const void *p)
 {
 	uint16_t v;
@@ -47,10 +74,11 @@ static uint16_t load16(const void *p)
 int virtqueue__has_avail(const struct virtqueue *vq)
 {
 	const uint8_t *avail;
+	struct vq_view v;
 
-	if (!vq->ready)
+	if (view(vq, &v) != 1)
 		return 0;
-	avail = guest_mem__ptr(vq->mem, vq->avail_gpa, AVAIL_BYTES(vq->size));
+	avail = guest_mem__ptr(vq->mem, v.avail, AVAIL_BYTES(v.size));
 	return avail && load16(avail + 2) != vq->last_avail;
 }
 
@@ -63,14 +91,15 @@ static void read_desc(const uint8_t *table, uint16_t i, struct desc *d)
 	memcpy(&d->next, table + (uint64_t)i * 16 + 14, 2);
 }
 
-static int walk_chain(const struct virtqueue *vq, uint16_t head, struct vq_chain *c)
+static int walk_chain(const struct virtqueue *vq, const struct vq_view *v, uint16_t head,
+		      struct vq_chain *c)
 {
-	const uint8_t *table = guest_mem__ptr(vq->mem, vq->desc_gpa, DESC_BYTES(vq->size));
-	uint32_t tsize = vq->size, steps = 0;
+	const uint8_t *table = guest_mem__ptr(vq->mem, v->desc, DESC_BYTES(v->size));
+	uint32_t tsize = v->size, steps = 0;
 	uint16_t i = head;
 	int indirect = 0;
 
-	if (!table || head >= vq->size)
+	if (!table || head >= v->size)
 		return -EIO;
 	c->head = head;
 	c->n_out = c->n_in = 0;
@@ -83,7 +112,7 @@ static int walk_chain(const struct virtqueue *vq, uint16_t head, struct vq_chain
 		read_desc(table, i, &d);
 		if (d.flags & VRING_DESC_F_INDIRECT) {
 			/* One level only, not mid-chain, a whole number of descriptors. */
-			if (indirect || (d.flags & VRING_DESC_F_NEXT) || c->n_out + c->n_in ||
+			if (indirect || (d.flags & VRING_DESC_F_NEXT) || steps > 1 ||
 			    d.len == 0 || d.len % 16 || d.len / 16 > VQ_MAX_SIZE)
 				return -EIO;
 			table = guest_mem__ptr(vq->mem, d.addr, d.len);
@@ -125,21 +154,23 @@ static int walk_chain(const struct virtqueue *vq, uint16_t head, struct vq_chain
 int virtqueue__pop(struct virtqueue *vq, struct vq_chain *c)
 {
 	const uint8_t *avail;
+	struct vq_view v;
 	uint16_t idx, head;
 	int r;
 
-	if (!vq->ready)
-		return 0;
-	avail = guest_mem__ptr(vq->mem, vq->avail_gpa, AVAIL_BYTES(vq->size));
+	r = view(vq, &v);
+	if (r <= 0)
+		return r;
+	avail = guest_mem__ptr(vq->mem, v.avail, AVAIL_BYTES(v.size));
 	if (!avail)
 		return -EIO;
 	idx = load16(avail + 2);
 	if (idx == vq->last_avail)
 		return 0;
-	if ((uint16_t)(idx - vq->last_avail) > vq->size)
+	if ((uint16_t)(idx - vq->last_avail) > v.size)
 		return -EIO;	/* the guest claims more entries than the ring holds */
-	memcpy(&head, avail + 4 + (uint64_t)(vq->last_avail % vq->size) * 2, 2);
-	r = walk_chain(vq, head, c);
+	memcpy(&head, avail + 4 + (uint64_t)(vq->last_avail % v.size) * 2, 2);
+	r = walk_chain(vq, &v, head, c);
 	if (r)
 		return r;
 	vq->last_avail++;
@@ -153,13 +184,16 @@ void virtqueue__unpop(struct virtqueue *vq)
 
 int virtqueue__push(struct virtqueue *vq, uint16_t head, uint32_t written)
 {
-	uint8_t *used = guest_mem__ptr(vq->mem, vq->used_gpa, USED_BYTES(vq->size));
-	uint8_t *elem;
+	struct vq_view v;
+	uint8_t *used, *elem;
 	uint32_t id = head;
 
-	if (!used || !vq->ready)
+	if (view(vq, &v) != 1)
 		return -EIO;
-	elem = used + 4 + (uint64_t)(vq->used_idx % vq->size) * 8;
+	used = guest_mem__ptr(vq->mem, v.used, USED_BYTES(v.size));
+	if (!used)
+		return -EIO;
+	elem = used + 4 + (uint64_t)(vq->used_idx % v.size) * 8;
 	memcpy(elem, &id, 4);
 	memcpy(elem + 4, &written, 4);
 	vq->used_idx++;
@@ -170,8 +204,11 @@ int virtqueue__push(struct virtqueue *vq, uint16_t head, uint32_t written)
 
 int virtqueue__should_signal(struct virtqueue *vq)
 {
-	const uint8_t *avail = guest_mem__ptr(vq->mem, vq->avail_gpa, AVAIL_BYTES(vq->size));
+	const uint8_t *avail = NULL;
+	struct vq_view v;
 
+	if (view(vq, &v) == 1)
+		avail = guest_mem__ptr(vq->mem, v.avail, AVAIL_BYTES(v.size));
 	/* Order our used->idx store before reading the driver's flags. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return !avail || !(load16(avail) & VRING_AVAIL_F_NO_INTERRUPT);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sandvisor.h"
@@ -37,8 +38,9 @@ static const char usage_text[] =
 	"  --cpus N          vCPUs, 1..16 (default 1)\n"
 	"  --cmdline TEXT    appended to the VMM's own kernel arguments\n"
 	"                    (" "console=ttyS0 reboot=k,panic_warm panic=-1" ")\n"
-	"  --timeout SECS    stop the guest after SECS seconds (exit status 6)\n"
-	"  --timing          print host-side setup times to stderr\n"
+	"  --timeout T       stop the guest after T seconds, or e.g. 500ms (exit status 6)\n"
+	"  --timing          print host-side setup times (ms since main()) to stderr\n"
+	"  --debug           print vCPU registers to stderr when the guest ends\n"
 	"  --kvm PATH        KVM device (default /dev/kvm)\n"
 	"  --disk PATH[,ro][,cow][,serial=ID]\n"
 	"                    raw disk image as virtio-blk (/dev/vda, vdb, ... in order);\n"
@@ -56,6 +58,14 @@ static const char usage_text[] =
 	"  2 usage error                     3 guest kernel panic\n"
 	"  4 guest triple fault              5 KVM could not run the guest\n"
 	"  6 --timeout reached               7 selftest: KVM cannot run guests here\n";
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 __attribute__((format(printf, 1, 2)))
 static int usage_error(const char *fmt, ...)
@@ -132,47 +142,43 @@ static int exit_status(const struct sv_exit *ex)
 	}
 }
 
-static void print_timing(const struct sv_timing *t, uint64_t process_start)
+static void print_timing(const struct sv_timing *t, uint64_t main_entry)
 {
-	double base = (double)process_start;
+	double base = (double)main_entry;
 
 #define MS(x) ((x) ? ((double)(x) - base) / 1e6 : -1.0)
 	fprintf(stderr,
-		"sandvisor: timing (ms since process start): kvm_ready %.3f memory_ready %.3f kernel_loaded %.3f first_run %.3f\n",
-		MS(t->kvm_ready), MS(t->memory_ready), MS(t->kernel_loaded), MS(t->first_run));
+		"sandvisor: timing (ms since main): create_start %.3f kvm_ready %.3f memory_ready %.3f kernel_loaded %.3f first_run %.3f\n",
+		MS(t->create_start), MS(t->kvm_ready), MS(t->memory_ready), MS(t->kernel_loaded),
+		MS(t->first_run));
 #undef MS
 }
 
-/* Process start time (CLOCK_MONOTONIC ns) from /proc/self/stat, for --timing. */
-static uint64_t process_start_ns(void)
+/* "30" (seconds), "1500ms", "2s": 1 ms .. 1 day. */
+static int parse_timeout(const char *s, uint32_t *ms)
 {
-	char buf[1024];
-	unsigned long long start_ticks = 0;
-	FILE *f = fopen("/proc/self/stat", "r");
-	char *p;
-	int field;
-	long hz = sysconf(_SC_CLK_TCK);
+	char *end;
+	unsigned long v;
 
-	if (!f)
-		return 0;
-	if (!fgets(buf, sizeof(buf), f)) {
-		fclose(f);
-		return 0;
-	}
-	fclose(f);
-	p = strrchr(buf, ')');	/* the comm field may hold spaces */
-	if (!p)
-		return 0;
-	/* Field 22 is starttime; p is at the end of field 2. */
-	for (field = 2; field < 22 && p; field++)
-		p = strchr(p + 1, ' ');
-	if (!p || sscanf(p + 1, "%llu", &start_ticks) != 1 || hz <= 0)
-		return 0;
-	/* starttime counts from boot, as CLOCK_BOOTTIME; close to MONOTONIC when no suspend. */
-	return start_ticks * (1000000000ULL / (unsigned long long)hz);
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (!strcmp(end, "ms"))
+		;
+	else if (!*end || !strcmp(end, "s"))
+		v = v > 86400 ? 86400001 : v * 1000;
+	else
+		return -EINVAL;
+	if (v == 0 || v > 86400000)
+		return -EINVAL;
+	*ms = (uint32_t)v;
+	return 0;
 }
 
-static int cmd_boot(int argc, char **argv)
+static int cmd_boot(int argc, char **argv, uint64_t main_entry)
 {
 	static const struct option opts[] = {
 		{ "kernel", required_argument, NULL, 'k' },
@@ -186,6 +192,7 @@ static int cmd_boot(int argc, char **argv)
 		{ "disk", required_argument, NULL, 'd' },
 		{ "console", required_argument, NULL, 'C' },
 		{ "ctl-fd", required_argument, NULL, 'F' },
+		{ "debug", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -195,7 +202,7 @@ static int cmd_boot(int argc, char **argv)
 	struct sv_timing t;
 	struct sv_vm *vm;
 	unsigned long v;
-	int timing = 0, c, r;
+	int timing = 0, debug = 0, c, r;
 
 	sv_vm_config_init(&cfg);
 	cfg.console_out_fd = STDOUT_FILENO;
@@ -208,6 +215,7 @@ static int cmd_boot(int argc, char **argv)
 		case 'a': cfg.cmdline = optarg; break;
 		case 'K': cfg.kvm_path = optarg; break;
 		case 'T': timing = 1; break;
+		case 'D': debug = 1; break;
 		case 'm':
 			if (sv_parse_size(optarg, &cfg.mem_bytes) < 0)
 				return usage_error("--mem '%s' is not a size like 256M or 1G", optarg);
@@ -220,9 +228,8 @@ static int cmd_boot(int argc, char **argv)
 			cfg.cpus = (unsigned int)v;
 			break;
 		case 't':
-			if (parse_uint(optarg, 86400, &v) < 0 || v == 0)
-				return usage_error("--timeout '%s' must be 1..86400 seconds", optarg);
-			cfg.timeout_ms = (uint32_t)(v * 1000);
+			if (parse_timeout(optarg, &cfg.timeout_ms) < 0)
+				return usage_error("--timeout '%s' must be 1..86400 seconds (or e.g. 500ms)", optarg);
 			break;
 		case 'd':
 			if (cfg.ndisks == SV_MAX_DISKS)
@@ -264,9 +271,11 @@ static int cmd_boot(int argc, char **argv)
 	}
 	r = sv_vm_run(vm, &ex, &err);
 	sv_vm_timing(vm, &t);
+	if (debug)
+		sv_vm_dump(vm, STDERR_FILENO);
 	sv_vm_destroy(vm);
 	if (timing)
-		print_timing(&t, process_start_ns());
+		print_timing(&t, main_entry);
 	if (r) {
 		fprintf(stderr, "sandvisor: %s\n", err.msg);
 		return EXIT_VMM_ERROR;
@@ -296,6 +305,8 @@ static int cmd_selftest(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	uint64_t main_entry = now_ns();
+
 	/* A closed console reader must not kill the VMM mid-run. */
 	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2)
@@ -305,7 +316,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "boot"))
-		return cmd_boot(argc - 1, argv + 1);
+		return cmd_boot(argc - 1, argv + 1, main_entry);
 	if (!strcmp(argv[1], "selftest"))
 		return cmd_selftest(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", argv[1]);

@@ -62,12 +62,15 @@ static int handle_exit(struct vcpu *v)
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
+		v->n_io++;
 		handle_io(v);
 		return 0;
 	case KVM_EXIT_MMIO:
+		v->n_mmio++;
 		handle_mmio(v);
 		return 0;
 	case KVM_EXIT_INTR:
+		v->n_intr++;
 		return 0;
 	case KVM_EXIT_SHUTDOWN:
 		vm__request_exit(vm, SV_EXIT_TRIPLE_FAULT, cpu, 0,
@@ -115,6 +118,22 @@ static void answer_probe(struct vcpu *v)
 	(void)!write(v->vm->wake_fd, &one, sizeof(one));
 }
 
+/*
+ * KVM_RUN returned EINTR because the kick signal became pending while it ran.
+ * Back outside, the signal is blocked again, so it would stay pending and
+ * make every following KVM_RUN return at once: consume it here.
+ */
+static void eat_kicks(int sig)
+{
+	static const struct timespec zero = { 0, 0 };
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	while (sigtimedwait(&set, NULL, &zero) == sig)
+		;
+}
+
 void *vcpu__thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -130,6 +149,8 @@ void *vcpu__thread(void *arg)
 	while (!atomic_load(&vm->stopping)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
+				v->n_intr++;
+				eat_kicks(vm->kick_signal);
 				/* Kicked: to stop (the loop condition) or to answer a probe. */
 				if (atomic_load(&v->probe) == PROBE_ASKED)
 					answer_probe(v);

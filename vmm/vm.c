@@ -535,6 +535,31 @@ void sv_vm_destroy(struct sv_vm *vm)
 	free(vm);
 }
 
+void sv_vm_dump(const struct sv_vm *vm, int fd)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->ncpus; i++) {
+		struct kvm_regs r;
+		struct kvm_sregs s;
+		struct kvm_mp_state mp = { 0 };
+
+		if (vm->vcpu[i].fd < 0 || ioctl(vm->vcpu[i].fd, KVM_GET_REGS, &r) < 0 ||
+		    ioctl(vm->vcpu[i].fd, KVM_GET_SREGS, &s) < 0)
+			continue;
+		ioctl(vm->vcpu[i].fd, KVM_GET_MP_STATE, &mp);
+		dprintf(fd, "vcpu%u: exits io %llu mmio %llu intr %llu\n", i,
+			(unsigned long long)vm->vcpu[i].n_io, (unsigned long long)vm->vcpu[i].n_mmio,
+			(unsigned long long)vm->vcpu[i].n_intr);
+		dprintf(fd, "vcpu%u: mp_state %u rip %#llx rsp %#llx rflags %#llx cr0 %#llx cr3 %#llx cr4 %#llx efer %#llx\n",
+			i, mp.mp_state, (unsigned long long)r.rip, (unsigned long long)r.rsp,
+			(unsigned long long)r.rflags, (unsigned long long)s.cr0,
+			(unsigned long long)s.cr3, (unsigned long long)s.cr4,
+			(unsigned long long)s.efer);
+	}
+	dprintf(fd, "uart: %llu bytes sent by the guest\n", (unsigned long long)vm->uart.tx_total);
+}
+
 const char *sv_exit_reason_name(enum sv_exit_reason r)
 {
 	switch (r) {

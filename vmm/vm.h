@@ -30,6 +30,7 @@ struct vcpu {
 	pthread_t thread;
 	int started;
 	atomic_int probe;		/* halt probe: see enum probe_state */
+	uint64_t n_io, n_mmio, n_intr, n_other;	/* exit counters, for --debug */
 };
 
 /*

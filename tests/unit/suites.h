@@ -24,6 +24,8 @@ Suite *mptable_suite(void);
 Suite *iobus_suite(void);
 Suite *uart8250_suite(void);
 Suite *parse_suite(void);
+Suite *virtio_blk_suite(void);
+Suite *virtio_console_suite(void);
 
 /* ---- helpers (helpers.c) ---- */
 

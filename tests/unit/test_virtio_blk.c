@@ -562,6 +562,9 @@ START_TEST(malformed_chains)
 	head = post(r, &s[1], 1);
 	kick(r);
 	ck_assert_uint_eq(used_idx(r), 3);
+	used_elem(r, 2, &id, &len);
+	ck_assert_uint_eq(id, head);
+	ck_assert_uint_eq(len, 1);
 	ck_assert_uint_eq(*(uint8_t *)gp(r, st), VIRTIO_BLK_S_IOERR);
 
 	/* The device still works. */
@@ -678,6 +681,9 @@ START_TEST(indirect_table)
 	memset(gp(r, data), 0x3c, VIRTIO_BLK_SEG_MAX * 512);
 	kick(r);
 	ck_assert_uint_eq(used_idx(r), 2);
+	used_elem(r, 1, &id, &len);
+	ck_assert_uint_eq(id, head);
+	ck_assert_uint_eq(len, 1);
 	ck_assert_uint_eq(*(uint8_t *)gp(r, st), VIRTIO_BLK_S_OK);
 	head = post_indirect(r, VIRTIO_BLK_T_IN, 500, VIRTIO_BLK_SEG_MAX + 2, &data, &st);
 	kick(r);
@@ -807,6 +813,21 @@ START_TEST(outside_ram_needs_reset)
 }
 END_TEST
 
+/* Someone truncates the image under a running VM: reads past the new end fail cleanly. */
+START_TEST(image_shrinks)
+{
+	struct rig *r = rig_default(1, 0, NULL);
+	uint8_t buf[1024];
+
+	ck_assert_int_eq(truncate(g_path, IMG_BYTES / 2), 0);
+	ck_assert_uint_eq(req(r, VIRTIO_BLK_T_IN, IMG_SECTORS / 2 - 1, buf, 1024, NULL),
+			  VIRTIO_BLK_S_IOERR);
+	ck_assert_uint_eq(req(r, VIRTIO_BLK_T_IN, IMG_SECTORS / 2 - 2, buf, 1024, NULL),
+			  VIRTIO_BLK_S_OK);
+	rig_close(r);
+}
+END_TEST
+
 static void open_fails(const struct virtio_blk_opts *o, int code, const char *needle)
 {
 	struct virtio_blk b;
@@ -903,7 +924,8 @@ START_TEST(cow_overlay_in_tmpdir)
 {
 	char dir[] = "/tmp/svblk-dir-XXXXXX";
 	struct virtio_blk_opts o = { .path = g_path, .cow = 1 };
-	char *old = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+	const char *env = getenv("TMPDIR");
+	char *old = env ? strdup(env) : NULL;
 	struct virtio_blk b;
 	struct sv_error err = { 0 };
 
@@ -945,6 +967,7 @@ Suite *virtio_blk_suite(void)
 	tcase_add_test(tc, ring_wraps);
 	tcase_add_test(tc, looping_chain_needs_reset);
 	tcase_add_test(tc, outside_ram_needs_reset);
+	tcase_add_test(tc, image_shrinks);
 	tcase_add_test(tc, open_errors);
 	tcase_add_test(tc, open_block_device_or_not);
 	tcase_add_test(tc, cow_overlay_in_tmpdir);

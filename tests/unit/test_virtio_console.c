@@ -426,17 +426,15 @@ END_TEST
 START_TEST(console_output_reaches_fd)
 {
 	struct rig *r = rig_new(1, 0);
-	unsigned int k = 0;
 	char buf[64] = { 0 };
 
 	drv_init(r, MULTIPORT);
 	/* Two readable descriptors in one chain. */
 	memcpy(gp(r, SLOT_GPA(1, 0)), "hello ", 6);
 	memcpy(gp(r, SLOT_GPA(1, 1)), "world\n", 6);
-	put_desc(r, 1, (uint16_t)(k * 4), SLOT_GPA(1, 0), 6, VRING_DESC_F_NEXT, 1);
+	put_desc(r, 1, 0, SLOT_GPA(1, 0), 6, VRING_DESC_F_NEXT, 1);
 	put_desc(r, 1, 1, SLOT_GPA(1, 1), 6, 0, 0);
 	publish(r, 1, 0);
-	r->q[1].avail_idx = 1;
 	kick(r, 1);
 	ck_assert_uint_eq(used_idx(r, 1), 1);
 	ck_assert_int_eq(read(r->out[0], buf, sizeof(buf) - 1), 12);
@@ -752,6 +750,39 @@ START_TEST(reset_drops_pending_state)
 }
 END_TEST
 
+/*
+ * A live queue belongs to the device: after DRIVER_OK the transport ignores
+ * QueueReady=0 (without RING_RESET a driver resets the device instead), so
+ * the held chain is still delivered and nothing is reported broken.
+ */
+START_TEST(unready_queue_is_not_broken)
+{
+	struct rig *r = rig_new(1, 1);
+	int held = 0, ms = 2000;
+
+	drv_init(r, MULTIPORT);
+	handshake(r);
+	post(r, 4, SLOT_BYTES, 1, NULL);
+	kick(r, 4);
+	while (!held && ms--) {
+		pthread_mutex_lock(&r->c.lock);
+		held = r->c.port[1].rx_held;
+		pthread_mutex_unlock(&r->c.lock);
+		if (!held)
+			sleep_ms(1);
+	}
+	ck_assert(held);
+	w32(r, VIRTIO_MMIO_QUEUE_SEL, 4);
+	w32(r, VIRTIO_MMIO_QUEUE_READY, 0);
+	ck_assert_int_eq(write(r->sp[1], "late", 4), 4);
+	for (ms = 2000; used_idx(r, 4) == 0 && ms--;)
+		sleep_ms(1);
+	ck_assert_uint_eq(used_idx(r, 4), 1);
+	ck_assert_uint_eq(status(r) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+	rig_free(r);
+}
+END_TEST
+
 START_TEST(peer_close_sends_port_close)
 {
 	struct rig *r = rig_new(1, 1);
@@ -829,6 +860,7 @@ Suite *virtio_console_suite(void)
 	tcase_add_test(tc, malformed_control_ignored);
 	tcase_add_test(tc, looping_chain_needs_reset);
 	tcase_add_test(tc, reset_drops_pending_state);
+	tcase_add_test(tc, unready_queue_is_not_broken);
 	tcase_add_test(tc, peer_close_sends_port_close);
 	tcase_add_test(tc, without_multiport);
 	tcase_add_test(tc, bad_name_rejected);

@@ -124,6 +124,9 @@ void sv_vm_timing(const struct sv_vm *vm, struct sv_timing *t);
  */
 int sv_vm_control_fd(const struct sv_vm *vm);
 
+/* Writes each vCPU's registers and device counters to fd, for debugging a stuck guest. */
+void sv_vm_dump(const struct sv_vm *vm, int fd);
+
 void sv_vm_destroy(struct sv_vm *vm);
 
 /*
