@@ -28,7 +28,18 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	$(CSTD) -Ivmm/include -Ivmm -Idevices -pthread
 
-.PHONY: all deps guest test unit test-cli test-guest demo bench lint fuzz clean
+# The guest's PID 1 and agent (static), and the initrd that carries them.
+INITRD_DIR := $(BUILD)/initrd
+GUEST_CFLAGS := $(CSTD) $(WARN) -static -Os -s
+AGENT_SRCS := initrd/agent.c initrd/exec.c initrd/files.c initrd/json.c vmm/proto.c
+INITRD := $(INITRD_DIR)/initrd.cpio.gz
+
+# Python and Node.js from this machine's Debian packages, as a read-only ext4 image.
+RT_IMAGE := $(BUILD)/guest/sandvisor-rt.ext4
+RT_SRCS := runtimes/build-image.sh $(wildcard runtimes/*/gather.sh runtimes/*/runner.*)
+
+.PHONY: all deps guest initrd runtimes test unit test-cli test-agent test-runners test-guest \
+	demo bench lint fuzz clean
 
 all: $(CLI) $(LIB)
 
@@ -66,6 +77,36 @@ $(BUILD)/tests/guest-init: tests/guest/init.c
 $(TEST_INITRD): $(BUILD)/tests/guest-init tests/guest/mkcpio
 	./tests/guest/mkcpio $@ $(BUILD)/tests/guest-init
 
+$(INITRD_DIR)/init: initrd/init.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@ (static)")
+	$(Q)$(CC) $(GUEST_CFLAGS) -o $@ $<
+
+$(INITRD_DIR)/sandvisor-agent: $(AGENT_SRCS) initrd/agent.h vmm/proto.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@ (static)")
+	$(Q)$(CC) $(GUEST_CFLAGS) -Ivmm -Iinitrd -o $@ $(AGENT_SRCS)
+
+$(INITRD): $(INITRD_DIR)/init $(INITRD_DIR)/sandvisor-agent initrd/mkinitrd.sh
+	./initrd/mkinitrd.sh $@ $(INITRD_DIR)/init $(INITRD_DIR)/sandvisor-agent
+
+initrd: $(INITRD)
+
+runtimes: $(RT_IMAGE)
+$(RT_IMAGE): $(RT_SRCS)
+	@mkdir -p $(dir $@)
+	./runtimes/build-image.sh $@
+
+$(BUILD)/tests/agent_drive: tests/agent_drive.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+test-agent: $(INITRD_DIR)/sandvisor-agent $(BUILD)/tests/agent_drive
+	./tests/integration/agent_native.sh $(INITRD_DIR)/sandvisor-agent $(BUILD)/tests/agent_drive runtimes
+
+test-runners:
+	./tests/integration/runners_native.sh
+
 $(UNIT_BIN): $(UNIT_SRCS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $(UNIT_SRCS) $(LIB) $(CHECK_LIBS) $(LDLIBS)
@@ -98,7 +139,7 @@ fuzz: $(FUZZ_BINS)
 		grep -E '^Done|stat::number_of_executed_units' $(BUILD)/fuzz/$$name.log | tail -n 1; \
 	done
 
-test: unit test-cli fuzz test-guest
+test: unit test-cli test-agent test-runners fuzz test-guest
 
 demo: all $(GUEST)/bzImage $(TEST_INITRD)
 	./tests/run-guest-tests tests/integration/demo.sh
@@ -108,7 +149,7 @@ bench: all $(GUEST)/bzImage $(TEST_INITRD)
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-		--inline-suppr -Ivmm/include -Ivmm -Idevices vmm devices
+		--inline-suppr -Ivmm/include -Ivmm -Idevices vmm devices initrd
 	clang-tidy --quiet $(LIB_SRCS) vmm/main.c -- $(CSTD) -Ivmm/include -Ivmm -Idevices
 
 clean:

@@ -22,6 +22,7 @@ int main(void)
 	srunner_add_suite(sr, parse_suite());
 	srunner_add_suite(sr, virtio_blk_suite());
 	srunner_add_suite(sr, virtio_console_suite());
+	srunner_add_suite(sr, proto_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

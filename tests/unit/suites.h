@@ -26,6 +26,7 @@ Suite *uart8250_suite(void);
 Suite *parse_suite(void);
 Suite *virtio_blk_suite(void);
 Suite *virtio_console_suite(void);
+Suite *proto_suite(void);
 
 /* ---- helpers (helpers.c) ---- */
 
