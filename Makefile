@@ -7,9 +7,11 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-
 CFLAGS ?= -O2 -g
 ALL_CFLAGS := $(CSTD) $(WARN) $(CFLAGS) -pthread -MMD -MP -Ivmm/include -Ivmm -Idevices
 LDLIBS := -pthread
+JSON_LIBS := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
 
 LIB_SRCS := $(wildcard vmm/*.c devices/*.c)
-LIB_SRCS := $(filter-out vmm/main.c,$(LIB_SRCS))
+CLI_SRCS := $(wildcard vmm/cli/*.c)
+CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB := $(BUILD)/libsandvisor.a
 CLI := $(BUILD)/sandvisor
@@ -56,9 +58,9 @@ $(LIB): $(LIB_OBJS)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(CLI): $(BUILD)/obj/vmm/main.o $(LIB)
+$(CLI): $(CLI_OBJS) $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(JSON_LIBS)
 
 # Debian packages, installed by name (needs root or sudo).
 deps:
@@ -150,9 +152,9 @@ bench: all $(GUEST)/bzImage $(TEST_INITRD)
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -Ivmm/include -Ivmm -Idevices vmm devices initrd
-	clang-tidy --quiet $(LIB_SRCS) vmm/main.c -- $(CSTD) -Ivmm/include -Ivmm -Idevices
+	clang-tidy --quiet $(LIB_SRCS) $(CLI_SRCS) -- $(CSTD) -Ivmm/include -Ivmm -Idevices
 
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJS:.o=.d) $(BUILD)/obj/vmm/main.d
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d)

@@ -4,7 +4,7 @@
  * guest-controlled: frames are size-checked by the codec, payloads decoded
  * with bounds, and a guest that stops talking hits the deadline.
  */
-#include "agent_client.h"
+#include "sv_agent.h"
 
 #include <errno.h>
 #include <fcntl.h>

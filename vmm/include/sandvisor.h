@@ -141,7 +141,43 @@ const char *sv_exit_reason_name(enum sv_exit_reason r);
 /* Parses "256M", "1G", "512MiB", "1048576K"; a bare number means MiB. 0 or -EINVAL/-ERANGE. */
 int sv_parse_size(const char *s, uint64_t *out);
 
+/*
+ * Sandboxes: a VM booted with the sandvisor initrd (PID 1 + agent) and the
+ * runtime image, with the agent connected over the control port. Code runs
+ * through the sv_agent_* calls of sv_agent.h on sv_sandbox_agent().
+ */
+struct sv_sandbox_config {
+	const char *kernel_path;	/* required */
+	const char *initrd_path;	/* the sandvisor initrd (required) */
+	const char *runtime_image;	/* read-only runtime disk; NULL = sh only */
+	uint64_t mem_bytes;		/* 0 = 512 MiB */
+	unsigned int cpus;		/* 0 = 1 */
+	int console_out_fd;		/* guest console (hvc0), -1 = discarded */
+	uint32_t boot_timeout_ms;	/* until the agent says hello; 0 = 120 s */
+	const char *cmdline;		/* extra kernel arguments, or NULL */
+	const char *kvm_path;		/* NULL = /dev/kvm */
+};
+
+struct sv_sandbox;
+struct sv_agent;
+
+void sv_sandbox_config_init(struct sv_sandbox_config *cfg);
+int sv_sandbox_start(const struct sv_sandbox_config *cfg, struct sv_sandbox **out,
+		     struct sv_error *err);
+struct sv_agent *sv_sandbox_agent(struct sv_sandbox *sb);
+/* Milliseconds from sv_sandbox_start() to the agent's hello. */
+double sv_sandbox_boot_ms(const struct sv_sandbox *sb);
+/*
+ * Asks the guest to shut down and waits for the VM to end (killing it if the
+ * agent does not answer within timeout_ms); then frees everything. ex (may
+ * be NULL) gets how the VM ended.
+ */
+int sv_sandbox_stop(struct sv_sandbox *sb, int timeout_ms, struct sv_exit *ex,
+		    struct sv_error *err);
+
 #ifdef __cplusplus
 }
 #endif
+
+#include "sv_agent.h"
 #endif

@@ -10,23 +10,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "sandvisor.h"
 
-enum {
-	EXIT_GUEST_OK = 0,
-	EXIT_VMM_ERROR = 1,
-	EXIT_USAGE = 2,
-	EXIT_GUEST_PANIC = 3,
-	EXIT_GUEST_TRIPLE_FAULT = 4,
-	EXIT_KVM_ERROR = 5,
-	EXIT_TIMEOUT = 6,
-	EXIT_SELFTEST_FAIL = 7,
-};
 
 static const char usage_text[] =
 	"usage: sandvisor <command> [options]\n"
 	"\n"
 	"commands:\n"
+	"  run        run code (python, node, sh) in a new sandbox: see 'sandvisor run --help'\n"
 	"  boot       boot a Linux kernel in a new VM and wait for it to end\n"
 	"  selftest   check that this host's /dev/kvm can run a standard guest\n"
 	"  help       show this text\n"
@@ -59,7 +51,7 @@ static const char usage_text[] =
 	"  4 guest triple fault              5 KVM could not run the guest\n"
 	"  6 --timeout reached               7 selftest: KVM cannot run guests here\n";
 
-static uint64_t now_ns(void)
+uint64_t cli_now_ns(void)
 {
 	struct timespec ts;
 
@@ -67,8 +59,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-__attribute__((format(printf, 1, 2)))
-static int usage_error(const char *fmt, ...)
+int usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -80,7 +71,7 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+int parse_uint(const char *s, unsigned long max, unsigned long *out)
 {
 	char *end;
 	unsigned long v;
@@ -155,7 +146,7 @@ static void print_timing(const struct sv_timing *t, uint64_t main_entry)
 }
 
 /* "30" (seconds), "1500ms", "2s": 1 ms .. 1 day. */
-static int parse_timeout(const char *s, uint32_t *ms)
+int parse_timeout(const char *s, uint32_t *ms)
 {
 	char *end;
 	unsigned long v;
@@ -305,7 +296,7 @@ static int cmd_selftest(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	uint64_t main_entry = now_ns();
+	uint64_t main_entry = cli_now_ns();
 
 	/* A closed console reader must not kill the VMM mid-run. */
 	signal(SIGPIPE, SIG_IGN);
@@ -317,6 +308,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "boot"))
 		return cmd_boot(argc - 1, argv + 1, main_entry);
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "selftest"))
 		return cmd_selftest(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", argv[1]);
