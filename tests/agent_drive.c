@@ -31,7 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent_client.h"
+#include "sv_agent.h"
 #include "proto.h"
 #include "util.h"
 
