@@ -119,6 +119,12 @@ int sv_sandbox_start(const struct sv_sandbox_config *cfg, struct sv_sandbox **ou
 						.serial = "sandvisor-rt" };
 		vc.ndisks = 1;
 	}
+	if (cfg->ndisks > SV_MAX_DISKS - vc.ndisks) {
+		finish(sb);
+		return sv_err(err, -EINVAL, "at most %u extra disks", SV_MAX_DISKS - vc.ndisks);
+	}
+	for (unsigned int i = 0; i < cfg->ndisks; i++)
+		vc.disks[vc.ndisks++] = cfg->disks[i];
 	snprintf(cmdline, sizeof(cmdline), "quiet%s%s%s",
 		 cfg->runtime_image ? "" : " sv.disk=none", cfg->cmdline ? " " : "",
 		 cfg->cmdline ? cfg->cmdline : "");

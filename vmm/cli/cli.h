@@ -24,6 +24,9 @@ int parse_uint(const char *s, unsigned long max, unsigned long *out);
 int parse_timeout(const char *s, uint32_t *ms);
 uint64_t cli_now_ns(void);
 
+struct sv_disk;
+int parse_disk(char *arg, struct sv_disk *d);
+
 int cmd_run(int argc, char **argv);
 
 #endif

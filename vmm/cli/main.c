@@ -87,7 +87,7 @@ int parse_uint(const char *s, unsigned long max, unsigned long *out)
 }
 
 /* PATH[,ro][,cow][,serial=ID]: the options are split off in place. */
-static int parse_disk(char *arg, struct sv_disk *d)
+int parse_disk(char *arg, struct sv_disk *d)
 {
 	char *opt = strchr(arg, ',');
 

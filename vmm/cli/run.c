@@ -36,6 +36,9 @@ static const char run_usage[] =
 	"  --output-cap BYTES     kept per stream per execution (default 1048576)\n"
 	"  --json                 print one JSON object instead of streaming output\n"
 	"  --console              show the guest's console on stderr\n"
+	"  --disk PATH[,ro][,cow][,serial=ID]\n"
+	"                         extra virtio-blk disk: /dev/vdb, vdc, ... (the runtime\n"
+	"                         image is /dev/vda); see 'sandvisor help'\n"
 	"  --kernel, --initrd, --rt-image PATH\n"
 	"                         default: build/guest/bzImage, build/initrd/initrd.cpio.gz,\n"
 	"                         build/guest/sandvisor-rt.ext4 next to this binary\n"
@@ -55,6 +58,8 @@ struct run_opts {
 	uint64_t mem, output_cap;
 	unsigned int cpus;
 	int json, console;
+	struct sv_disk disks[SV_MAX_DISKS - 1];
+	unsigned int ndisks;
 	const char *kernel, *initrd, *rt;
 	char kbuf[PATH_MAX], ibuf[PATH_MAX], rbuf[PATH_MAX];
 };
@@ -234,6 +239,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "kernel", required_argument, NULL, 'k' },
 		{ "initrd", required_argument, NULL, 'i' },
 		{ "rt-image", required_argument, NULL, 'r' },
+		{ "disk", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -283,6 +289,13 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 			if (o->ngets == MAX_FILES)
 				return usage_error("at most %d --get options", MAX_FILES);
 			o->gets[o->ngets++] = optarg;
+			break;
+		case 'd':
+			if (o->ndisks == SV_MAX_DISKS - 1)
+				return usage_error("at most %d --disk options", SV_MAX_DISKS - 1);
+			if (parse_disk(optarg, &o->disks[o->ndisks]) < 0)
+				return usage_error("--disk '%s': expected PATH[,ro][,cow][,serial=ID]", optarg);
+			o->ndisks++;
 			break;
 		case 'j': o->json = 1; break;
 		case 'C': o->console = 1; break;
@@ -364,6 +377,8 @@ int cmd_run(int argc, char **argv)
 	sc.runtime_image = o.rt;
 	sc.mem_bytes = o.mem;
 	sc.cpus = o.cpus;
+	memcpy(sc.disks, o.disks, sizeof(o.disks));
+	sc.ndisks = o.ndisks;
 	sc.console_out_fd = o.console ? STDERR_FILENO : -1;
 	r = sv_sandbox_start(&sc, &sb, &err);
 	if (r) {

@@ -149,7 +149,9 @@ int sv_parse_size(const char *s, uint64_t *out);
 struct sv_sandbox_config {
 	const char *kernel_path;	/* required */
 	const char *initrd_path;	/* the sandvisor initrd (required) */
-	const char *runtime_image;	/* read-only runtime disk; NULL = sh only */
+	const char *runtime_image;	/* read-only runtime disk (/dev/vda); NULL = sh only */
+	struct sv_disk disks[SV_MAX_DISKS - 1];	/* more disks, after the runtime image */
+	unsigned int ndisks;
 	uint64_t mem_bytes;		/* 0 = 512 MiB */
 	unsigned int cpus;		/* 0 = 1 */
 	int console_out_fd;		/* guest console (hvc0), -1 = discarded */
