@@ -119,8 +119,8 @@ unit: $(UNIT_BIN)
 test-cli: $(CLI) $(GUEST)/bzImage
 	./tests/integration/cli_errors.sh $(CLI)
 
-test-guest: $(CLI) $(GUEST)/bzImage $(TEST_INITRD)
-	./tests/run-guest-tests tests/integration/boot.sh
+test-guest: $(CLI) $(GUEST)/bzImage $(TEST_INITRD) $(INITRD) $(RT_IMAGE)
+	./tests/run-guest-tests tests/integration/guest-suite.sh
 
 # libFuzzer harnesses for everything that parses guest-controlled data. Each
 # runs FUZZ_SECONDS from its seed corpus (copied: the repo's seeds stay as
@@ -143,7 +143,7 @@ fuzz: $(FUZZ_BINS)
 
 test: unit test-cli test-agent test-runners fuzz test-guest
 
-demo: all $(GUEST)/bzImage $(TEST_INITRD)
+demo: all $(GUEST)/bzImage $(TEST_INITRD) $(INITRD) $(RT_IMAGE)
 	./tests/run-guest-tests tests/integration/demo.sh
 
 bench: all $(GUEST)/bzImage $(TEST_INITRD)
