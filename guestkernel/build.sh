@@ -7,8 +7,9 @@
 #
 # Results are cached in ${SANDVISOR_CACHE:-$HOME/.cache/sandvisor}/kernel/<key>/, where <key>
 # hashes the linux-source-6.1 package version, the compiler version, the fragment and this
-# script; a cache hit only copies files. A build works in <cache>/kernel/.tmp.<key>.XXXX and is
-# published with one rename, so an interrupted build never leaves a cache entry behind.
+# script; a cache hit only copies files. A build works in a temporary directory (on /dev/shm when
+# it has room, else under <cache>/kernel/.tmp.*) and is published with one rename, so an
+# interrupted build never leaves a cache entry behind.
 # Builds are serialised with a lock (the machines here have 2 cores).
 #
 # Environment: SANDVISOR_CACHE (cache root), SANDVISOR_KEEP_KERNEL_TREE=1 (keep the source and
@@ -50,7 +51,19 @@ publish_to_out() {
 
 cache_hit() { [[ -f $entry/build-info ]]; }
 
-if cache_hit; then publish_to_out; exit 0; fi
+# Work dirs of builds that were killed (SIGKILL, a stopped CI job). Only call with the lock held:
+# every builder of this cache holds it for its whole build.
+shm_prefix=/dev/shm/sandvisor-kernel-$(echo "$cache" | sha256sum | cut -c1-8)
+sweep_stale() { rm -rf "$cache"/.tmp.* "$shm_prefix".*; }
+
+if cache_hit; then
+  publish_to_out
+  # A killed build may have left ~1.5 GB on tmpfs: free it if nobody is building right now.
+  if compgen -G "$shm_prefix.*" >/dev/null || compgen -G "$cache/.tmp.*" >/dev/null; then
+    { exec 9>"$cache/.lock" && flock -n 9 && sweep_stale; } 2>/dev/null || true
+  fi
+  exit 0
+fi
 
 # --- slow path: check the tools first, so a missing one fails in a second, not after minutes ----
 missing=()
@@ -70,25 +83,38 @@ fi
 # Someone else may have built the same key while we waited.
 if cache_hit; then publish_to_out; exit 0; fi
 
-# Every builder holds the lock, so any work dir left now is from a killed build.
-rm -rf "$cache"/.tmp.* "$entry.tree"
+# The source tree (~1.5 GB, 84k files) is unpacked and built on tmpfs when there is room: on
+# the disks here unpacking it takes over a minute and deleting it two. Only the results are
+# written to the cache. SANDVISOR_KEEP_KERNEL_TREE=1 builds in the cache dir instead.
+workroot=$cache
+if [[ ${SANDVISOR_KEEP_KERNEL_TREE:-0} != 1 && -d /dev/shm && -w /dev/shm ]] &&
+   (( $(df --output=avail -B1 /dev/shm 2>/dev/null | tail -n1 || echo 0) > 4 * 1024 ** 3 )); then
+  workroot=/dev/shm
+fi
 
-work=$(mktemp -d "$cache/.tmp.$key.XXXXXX")
+sweep_stale
+rm -rf "$entry.tree"
+
+if [[ $workroot == /dev/shm ]]; then
+  work=$(mktemp -d "$shm_prefix.$key.XXXXXX")
+else
+  work=$(mktemp -d "$cache/.tmp.$key.XXXXXX")
+fi
 log=$work/build.log
 failed_log=$cache/$key.failed.log
 ok=0
 cleanup() {
   if ((ok == 0)) && [[ -f $log ]]; then
     cp -f "$log" "$failed_log" 2>/dev/null || true
-    echo "guestkernel: build failed; full log: $failed_log" >&2
+    echo "guestkernel: build ${interrupted:+interrupted, }not published; log: $failed_log" >&2
   fi
   if ((ok == 1)) && [[ ${SANDVISOR_KEEP_KERNEL_TREE:-0} == 1 ]]; then
     mv -T "$work" "$entry.tree" 2>/dev/null || true
   fi
-  rm -rf "$work"
+  rm -rf "$work" "${staging:-}"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'interrupted=1; exit 130' INT TERM
 
 start=$SECONDS
 elapsed() { printf '%d:%02d' $(((SECONDS - start) / 60)) $(((SECONDS - start) % 60)); }
@@ -99,6 +125,10 @@ tar -xJf "$tarball" -C "$work" >>"$log" 2>&1 || die "unpacking $tarball failed"
 src=$work/$pkg
 [[ -f $src/Makefile ]] || die "$tarball did not unpack to $pkg/"
 
+# Nothing outside the cache key may steer kbuild: not a calling make's flags, variables or
+# jobserver (MAKEFLAGS), nor a toolchain or flags chosen through the environment.
+unset MAKEFLAGS MFLAGS MAKEOVERRIDES MAKELEVEL GNUMAKEFLAGS KBUILD_OUTPUT CROSS_COMPILE LLVM \
+      KCFLAGS KCPPFLAGS KAFLAGS KBUILD_EXTRA_SYMBOLS
 # Reproducible-ish build identity: `uname -v` in the guest names the cache key.
 export ARCH=x86_64 KBUILD_BUILD_USER=sandvisor KBUILD_BUILD_HOST=sandvisor \
        KBUILD_BUILD_VERSION=1 KBUILD_BUILD_TIMESTAMP="sandvisor-$key"
@@ -150,7 +180,9 @@ if ! nice -n 10 make -C "$src" -j"$jobs" bzImage 2>&1 | tee -a "$log" | progress
 fi
 
 # --- publish ------------------------------------------------------------------------------------
-result=$work/result
+# Stage next to the entry (same filesystem), so that publishing is one atomic rename.
+staging=$(mktemp -d "$cache/.tmp.$key.result.XXXXXX")
+result=$staging/result
 mkdir "$result"
 cp "$src/arch/x86/boot/bzImage" "$src/vmlinux" "$src/System.map" "$result/"
 cp "$src/.config" "$result/config"
@@ -161,6 +193,7 @@ cp "$src/.config" "$result/config"
   echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "build_seconds=$((SECONDS - start))"
   echo "jobs=$jobs"
+  echo "workdir=$workroot"
 } >"$result/build-info"
 mv -T "$result" "$entry" || die "could not publish $entry"
 ok=1
