@@ -7,11 +7,13 @@
  *   sv.test=panic             PID 1 exits, the kernel panics
  *   sv.test=hang              sleeps forever (for the VMM's --timeout)
  *   sv.test=flood             prints FLOOD_LINES numbered lines, then reboots
+ *   sv.test=dmesg             prints the kernel log (for boot timelines with quiet), reboots
  * Static, no libc tricks: it must run on the bare kernel.
  */
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/klog.h>
 #include <sys/reboot.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,6 +77,14 @@ int main(void)
 		for (i = 0; i < FLOOD_LINES; i++)
 			printf("flood %05d 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS\n", i);
 		printf("SANDVISOR-TEST-INIT: flood done\n");
+		fflush(stdout);
+	}
+	if (!strcmp(mode, "dmesg")) {
+		static char log[1 << 20];
+		int n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, log, sizeof(log));
+
+		if (n > 0)
+			fwrite(log, 1, (size_t)n, stdout);
 		fflush(stdout);
 	}
 	if (!strcmp(mode, "hang"))
