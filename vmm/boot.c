@@ -157,6 +157,7 @@ int boot__load_kernel(struct guest_mem *m, const uint8_t *buf, size_t len,
 		dst = guest_mem__ptr(m, load, bz->payload_len);
 		if (!dst)
 			return too_small(err, m, load + bz->payload_len);
+		guest_mem__prefault(m, load, bz->payload_len);
 		memcpy(dst, buf + bz->setup_len, bz->payload_len);
 		bl->entry = load + BZ_ENTRY64_OFFSET;
 		bl->kernel_start = load;
@@ -181,6 +182,7 @@ int boot__load_kernel(struct guest_mem *m, const uint8_t *buf, size_t len,
 			dst = guest_mem__ptr(m, s->paddr, s->memsz);
 			if (!dst)
 				return too_small(err, m, s->paddr + s->memsz);
+			guest_mem__prefault(m, s->paddr, s->filesz);
 			memcpy(dst, buf + s->offset, s->filesz);
 			memset(dst + s->filesz, 0, s->memsz - s->filesz);
 			if (s->paddr < bl->kernel_start)

@@ -28,6 +28,9 @@ void guest_mem__exit(struct guest_mem *m);
 /* Host pointer for [gpa, gpa+len) or NULL unless it lies inside one RAM range. */
 void *guest_mem__ptr(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 
+/* Populates [gpa, gpa+len) before a bulk copy into it (a hint: failures are ignored). */
+void guest_mem__prefault(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+
 static inline uint64_t guest_mem__high_size(const struct guest_mem *m)
 {
 	return m->size - m->low_size;

@@ -95,6 +95,27 @@ static int map_memory(struct sv_vm *vm, struct sv_error *err)
 	return 0;
 }
 
+static void *map_memory_thread(void *arg)
+{
+	struct sv_vm *vm = arg;
+
+	vm->memslot_rc = map_memory(vm, &vm->memslot_err);
+	vm->timing.memory_ready = sv_now_ns();
+	return NULL;
+}
+
+/* Waits for the memslot thread; returns its result. */
+static int memslot_join(struct sv_vm *vm, struct sv_error *err)
+{
+	if (vm->memslot_pending) {
+		pthread_join(vm->memslot_thread, NULL);
+		vm->memslot_pending = 0;
+		if (vm->memslot_rc)
+			return sv_err(err, vm->memslot_rc, "%s", vm->memslot_err.msg);
+	}
+	return vm->memslot_rc;
+}
+
 int vm__create_base(struct sv_vm **out, const char *kvm_path, uint64_t mem_bytes,
 		    unsigned int cpus, int console_out_fd, struct sv_error *err)
 {
@@ -133,6 +154,14 @@ int vm__create_base(struct sv_vm **out, const char *kvm_path, uint64_t mem_bytes
 	vm->vm_fd = ioctl(vm->kvm.fd, KVM_CREATE_VM, 0);
 	if (vm->vm_fd < 0)
 		return sv_err(err, -errno, "KVM_CREATE_VM failed: %s", strerror(errno));
+	/* RAM first: its registration is the slowest step and overlaps everything after it. */
+	r = guest_mem__init(&vm->mem, mem_bytes, err);
+	if (r)
+		return r;
+	r = pthread_create(&vm->memslot_thread, NULL, map_memory_thread, vm);
+	if (r)
+		return sv_err(err, -r, "cannot start a thread: %s", strerror(r));
+	vm->memslot_pending = 1;
 	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0)
 		return sv_err(err, -errno, "KVM_SET_TSS_ADDR failed: %s", strerror(errno));
 	if (ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &ident) < 0)
@@ -141,14 +170,6 @@ int vm__create_base(struct sv_vm **out, const char *kvm_path, uint64_t mem_bytes
 	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return sv_err(err, -errno, "KVM_CREATE_IRQCHIP failed: %s", strerror(errno));
 	vm->timing.kvm_ready = sv_now_ns();
-
-	r = guest_mem__init(&vm->mem, mem_bytes, err);
-	if (r)
-		return r;
-	r = map_memory(vm, err);
-	if (r)
-		return r;
-	vm->timing.memory_ready = sv_now_ns();
 
 	r = iobus__register(&vm->pio, UART8250_COM1_BASE, UART8250_NREGS, &uart8250_io_ops,
 			    &vm->uart, err);
@@ -162,6 +183,9 @@ int vm__create_vcpus(struct sv_vm *vm, uint64_t entry, struct sv_error *err)
 	unsigned int i;
 	int r;
 
+	r = memslot_join(vm, err);
+	if (r)
+		return r;
 	for (i = 0; i < vm->ncpus; i++) {
 		struct vcpu *v = &vm->vcpu[i];
 		void *run;
@@ -199,13 +223,22 @@ struct boot_inputs {
 static int read_inputs(const struct sv_vm_config *cfg, struct boot_inputs *in,
 		       struct sv_error *err)
 {
-	int r;
+	uint64_t size;
+	void *p;
+	int fd, r;
 
 	in->initrd_fd = -1;
-	r = sv_read_file(cfg->kernel_path, "kernel", BOOT_KERNEL_MAX_BYTES, &in->kernel,
-			 &in->kernel_len, err);
+	/* Mapped, not read: the page cache's copy is parsed and copied into the guest directly. */
+	r = sv_open_file(cfg->kernel_path, "kernel", BOOT_KERNEL_MAX_BYTES, &fd, &size, err);
 	if (r)
 		return r;
+	p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return sv_err(err, -errno, "cannot map kernel '%s': %s", cfg->kernel_path,
+			      strerror(errno));
+	in->kernel = p;
+	in->kernel_len = (size_t)size;
 	r = boot__parse_kernel(in->kernel, in->kernel_len, &in->ki, err);
 	if (r) {
 		char why[SV_ERROR_MAX];
@@ -221,7 +254,8 @@ static int read_inputs(const struct sv_vm_config *cfg, struct boot_inputs *in,
 
 static void free_inputs(struct boot_inputs *in)
 {
-	free(in->kernel);
+	if (in->kernel)
+		munmap(in->kernel, in->kernel_len);
 	if (in->initrd_fd >= 0)
 		close(in->initrd_fd);
 }
@@ -260,6 +294,8 @@ static int load_linux(struct sv_vm *vm, const struct sv_vm_config *cfg,
 		dst = r ? NULL : guest_mem__ptr(&vm->mem, bl.initrd_addr, in->initrd_size);
 		if (!r && !dst)
 			r = sv_err(err, -ENOSPC, "initrd does not fit in guest memory");
+		if (!r)
+			guest_mem__prefault(&vm->mem, bl.initrd_addr, in->initrd_size);
 		if (!r)
 			r = sv_read_full(in->initrd_fd, dst, in->initrd_size, "initrd",
 					 cfg->initrd_path, err);
@@ -517,6 +553,7 @@ void sv_vm_destroy(struct sv_vm *vm)
 
 	if (!vm)
 		return;
+	memslot_join(vm, NULL);
 	for (i = 0; i < vm->ncpus; i++) {
 		if (vm->vcpu[i].run)
 			munmap(vm->vcpu[i].run, (size_t)vm->kvm.run_size);

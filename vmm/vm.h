@@ -56,6 +56,15 @@ struct virtio_slot {
 struct sv_vm {
 	struct kvm_sys kvm;
 	int vm_fd;
+	/*
+	 * Registering guest RAM with KVM can take milliseconds (the memslot
+	 * update waits for an SRCU grace period); it runs on this thread while
+	 * the kernel and initrd are copied in, and vm__create_vcpus() joins it.
+	 */
+	pthread_t memslot_thread;
+	int memslot_pending;
+	int memslot_rc;
+	struct sv_error memslot_err;
 	struct guest_mem mem;
 	struct iobus pio, mmio;
 	struct uart8250 uart;
