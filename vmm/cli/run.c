@@ -176,10 +176,12 @@ static json_object *json_text(const char *s, size_t len)
 	return j;
 }
 
-static json_object *result_json(const struct sv_exec_result *r, const struct capture *c)
+static json_object *result_json(const struct sv_exec_result *r, const struct capture *c,
+				double wall_ms)
 {
 	json_object *o = json_object_new_object();
 
+	json_object_object_add(o, "wall_ms", json_object_new_double(wall_ms));
 	json_object_object_add(o, "exit_code", json_object_new_int(r->exit_code));
 	json_object_object_add(o, "signal", json_object_new_int(r->signal));
 	json_object_object_add(o, "duration_ms", json_object_new_int64((int64_t)r->duration_ms));
@@ -411,6 +413,8 @@ int cmd_run(int argc, char **argv)
 		struct sv_exec_result res;
 		struct capture cap = { { NULL, NULL }, { 0, 0 } };
 
+		uint64_t t0 = cli_now_ns();
+
 		memset(&res, 0, sizeof(res));
 		r = sv_agent_exec(sv_sandbox_agent(sb), &req, o.json ? on_capture : on_output,
 				  &cap, &res, &err);
@@ -420,7 +424,8 @@ int cmd_run(int argc, char **argv)
 		}
 		status = status_of(&res);
 		if (o.json) {
-			json_object_array_add(results, result_json(&res, &cap));
+			json_object_array_add(results, result_json(&res, &cap,
+								   (double)(cli_now_ns() - t0) / 1e6));
 		} else {
 			if (res.value)
 				printf("%s\n", res.value);
