@@ -38,7 +38,8 @@ static int add_slot(struct sv_vm *vm, const struct virtio_dev_ops *ops, void *de
 	if (r)
 		return r;
 	if (snprintf(args + used, args_len - used, " virtio_mmio.device=%u@%#llx:%u",
-		     VIRTIO_MMIO_WINDOW, (unsigned long long)s->base, s->gsi) >= (int)(args_len - used))
+		     (unsigned int)VIRTIO_MMIO_WINDOW, (unsigned long long)s->base, s->gsi) >=
+	    (int)(args_len - used))
 		return sv_err(err, -E2BIG, "kernel command line too long for the devices");
 	*out = &s->t;
 	return 0;
