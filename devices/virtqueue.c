@@ -214,13 +214,14 @@ int virtqueue__should_signal(struct virtqueue *vq)
 	return !avail || !(load16(avail) & VRING_AVAIL_F_NO_INTERRUPT);
 }
 
-uint64_t vq_chain__read(const struct vq_chain *c, uint64_t off, void *dst, uint64_t len)
+/* Copies between buf and segments [first, first+count) of a chain, from byte off on. */
+static uint64_t chain_copy(const struct vq_chain *c, unsigned int first, unsigned int count,
+			   uint64_t off, uint8_t *buf, uint64_t len, int to_guest)
 {
-	uint8_t *d = dst;
 	uint64_t done = 0;
 	unsigned int i;
 
-	for (i = 0; i < c->n_out && done < len; i++) {
+	for (i = first; i < first + count && done < len; i++) {
 		const struct vq_seg *s = &c->seg[i];
 		uint64_t n;
 
@@ -231,33 +232,23 @@ uint64_t vq_chain__read(const struct vq_chain *c, uint64_t off, void *dst, uint6
 		n = s->len - off;
 		if (n > len - done)
 			n = len - done;
-		memcpy(d + done, s->host + off, n);
+		if (to_guest)
+			memcpy(s->host + off, buf + done, n);
+		else
+			memcpy(buf + done, s->host + off, n);
 		done += n;
 		off = 0;
 	}
 	return done;
 }
 
+uint64_t vq_chain__read(const struct vq_chain *c, uint64_t off, void *dst, uint64_t len)
+{
+	return chain_copy(c, 0, c->n_out, off, dst, len, 0);
+}
+
 uint64_t vq_chain__write(const struct vq_chain *c, uint64_t off, const void *src, uint64_t len)
 {
-	const uint8_t *p = src;
-	uint64_t done = 0;
-	unsigned int i;
-
-	for (i = c->n_out; i < c->n_out + c->n_in && done < len; i++) {
-		const struct vq_seg *s = &c->seg[i];
-		uint64_t n;
-
-		if (off >= s->len) {
-			off -= s->len;
-			continue;
-		}
-		n = s->len - off;
-		if (n > len - done)
-			n = len - done;
-		memcpy(s->host + off, p + done, n);
-		done += n;
-		off = 0;
-	}
-	return done;
+	/* The buffer is only read from in this direction. */
+	return chain_copy(c, c->n_out, c->n_in, off, (uint8_t *)(uintptr_t)src, len, 1);
 }
