@@ -39,6 +39,11 @@ expect_status "guest panic gives the panic status" 3 "$rc"
 expect_grep "panic: kernel said why" "Kernel panic - not syncing" "$out/panic.log"
 expect_grep "panic: VMM said what happened" "guest ended: panic" "$out/panic.log"
 
+# reboot=t (after the VMM's reboot=k: the last one wins) resets by triple fault.
+boot triple build/guest/bzImage --cmdline "reboot=t sv.test=reboot"
+expect_status "a guest triple fault gives its own status" 4 "$rc"
+expect_grep "triple fault: VMM said what happened" "guest ended: triple-fault" "$out/triple.log"
+
 boot hang build/guest/bzImage --cmdline "sv.test=hang" --timeout 30
 expect_status "a hung guest is stopped by --timeout" 6 "$rc"
 
