@@ -16,6 +16,7 @@
 #define MAX_CODES 16
 #define MAX_FILES 16
 #define CODE_MAX (16u << 20)
+#define MAX_ENV 32
 
 static const char run_usage[] =
 	"usage: sandvisor run LANG [options] [-c CODE]... [FILE | -]\n"
@@ -34,6 +35,9 @@ static const char run_usage[] =
 	"  --file LOCAL[:REMOTE]  upload to /mnt/data before running (repeatable)\n"
 	"  --get REMOTE[:LOCAL]   download from /mnt/data afterwards (repeatable)\n"
 	"  --output-cap BYTES     kept per stream per execution (default 1048576)\n"
+	"  --env NAME=VALUE       environment for the code (repeatable)\n"
+	"  --keep-background      leave processes the code started running (default: killed\n"
+	"                         when each execution ends)\n"
 	"  --json                 print one JSON object instead of streaming output\n"
 	"  --console              show the guest's console on stderr\n"
 	"  --disk PATH[,ro][,cow][,serial=ID]\n"
@@ -57,7 +61,9 @@ struct run_opts {
 	uint32_t timeout_ms;
 	uint64_t mem, output_cap;
 	unsigned int cpus;
-	int json, console;
+	int json, console, keep_background;
+	const char *env[MAX_ENV + 1];
+	unsigned int nenv;
 	struct sv_disk disks[SV_MAX_DISKS - 1];
 	unsigned int ndisks;
 	const char *kernel, *initrd, *rt;
@@ -242,6 +248,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "initrd", required_argument, NULL, 'i' },
 		{ "rt-image", required_argument, NULL, 'r' },
 		{ "disk", required_argument, NULL, 'd' },
+		{ "env", required_argument, NULL, 'e' },
+		{ "keep-background", no_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -299,6 +307,14 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 				return usage_error("--disk '%s': expected PATH[,ro][,cow][,serial=ID]", optarg);
 			o->ndisks++;
 			break;
+		case 'e':
+			if (o->nenv == MAX_ENV)
+				return usage_error("at most %d --env options", MAX_ENV);
+			if (!strchr(optarg, '=') || optarg[0] == '=')
+				return usage_error("--env '%s': expected NAME=VALUE", optarg);
+			o->env[o->nenv++] = optarg;
+			break;
+		case 'b': o->keep_background = 1; break;
 		case 'j': o->json = 1; break;
 		case 'C': o->console = 1; break;
 		case 'k': o->kernel = optarg; break;
@@ -409,6 +425,8 @@ int cmd_run(int argc, char **argv)
 			.session = n > 1 ? "cli" : NULL,
 			.timeout_ms = o.timeout_ms,
 			.output_cap = o.output_cap,
+			.env = o.nenv ? o.env : NULL,
+			.keep_background = o.keep_background,
 		};
 		struct sv_exec_result res;
 		struct capture cap = { { NULL, NULL }, { 0, 0 } };
