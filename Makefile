@@ -41,7 +41,7 @@ RT_IMAGE := $(BUILD)/guest/sandvisor-rt.ext4
 RT_SRCS := runtimes/build-image.sh $(wildcard runtimes/*/gather.sh runtimes/*/runner.*)
 
 .PHONY: all deps guest initrd runtimes test unit test-cli test-agent test-runners test-guest \
-	demo bench lint fuzz clean
+	demo bench bench-boot bench-devices bench-sandbox lint fuzz clean
 
 all: $(CLI) $(LIB)
 
@@ -146,8 +146,17 @@ test: unit test-cli test-agent test-runners fuzz test-guest
 demo: all $(GUEST)/bzImage $(TEST_INITRD) $(INITRD) $(RT_IMAGE)
 	./tests/run-guest-tests tests/integration/demo.sh
 
-bench: all $(GUEST)/bzImage $(TEST_INITRD)
+# Benchmarks print tables; each boots one KVM rig where this host's KVM cannot run guests.
+bench: bench-boot bench-devices bench-sandbox
+
+bench-boot: all $(GUEST)/bzImage $(TEST_INITRD)
 	./bench/boot
+
+bench-devices: all $(GUEST)/bzImage $(TEST_INITRD)
+	./bench/devices
+
+bench-sandbox: all $(GUEST)/bzImage $(INITRD) $(RT_IMAGE)
+	./bench/sandbox
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
