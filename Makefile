@@ -41,6 +41,7 @@ RT_IMAGE := $(BUILD)/guest/sandvisor-rt.ext4
 RT_SRCS := runtimes/build-image.sh $(wildcard runtimes/*/gather.sh runtimes/*/runner.*)
 
 .PHONY: all deps guest initrd runtimes test unit test-cli test-agent test-runners test-guest \
+	test-boot test-devices test-sandbox test-stress \
 	demo bench bench-boot bench-devices bench-sandbox lint fuzz clean
 
 all: $(CLI) $(LIB)
@@ -119,7 +120,7 @@ unit: $(UNIT_BIN)
 test-cli: $(CLI) $(GUEST)/bzImage
 	./tests/integration/cli_errors.sh $(CLI)
 
-test-guest: $(CLI) $(GUEST)/bzImage $(TEST_INITRD) $(INITRD) $(RT_IMAGE)
+test-guest: $(GUEST_DEPS)
 	./tests/run-guest-tests tests/integration/guest-suite.sh
 
 # libFuzzer harnesses for everything that parses guest-controlled data. Each
@@ -140,6 +141,21 @@ fuzz: $(FUZZ_BINS)
 			|| { tail -n 40 $(BUILD)/fuzz/$$name.log; echo "fuzz: $$name FAILED (log: $(BUILD)/fuzz/$$name.log)"; exit 1; }; \
 		grep -E '^Done|stat::number_of_executed_units' $(BUILD)/fuzz/$$name.log | tail -n 1; \
 	done
+
+GUEST_DEPS := $(CLI) $(GUEST)/bzImage $(TEST_INITRD) $(INITRD) $(RT_IMAGE)
+
+test-boot: $(GUEST_DEPS)
+	GUEST_SUITES=boot ./tests/run-guest-tests tests/integration/guest-suite.sh
+
+test-devices: $(GUEST_DEPS)
+	GUEST_SUITES=devices ./tests/run-guest-tests tests/integration/guest-suite.sh
+
+test-sandbox: $(GUEST_DEPS)
+	GUEST_SUITES=sandbox ./tests/run-guest-tests tests/integration/guest-suite.sh
+
+# The bulk host->guest cases (50 MiB file, 10 MiB of code) that stall now and then.
+test-stress: $(GUEST_DEPS)
+	SANDVISOR_STRESS=1 GUEST_SUITES=sandbox ./tests/run-guest-tests tests/integration/guest-suite.sh
 
 test: unit test-cli test-agent test-runners fuzz test-guest
 

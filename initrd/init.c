@@ -8,6 +8,7 @@
  * Kernel command line (see docs/protocol.md): sv.rt=DIR sv.disk=DEV|none
  * sv.mem_max=SIZE sv.pids_max=N sv.data_size=SIZE sv.debug=1
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -229,6 +230,33 @@ static void setup_runtime_disk(const struct config *c)
 	link_runtime_dirs(c);
 }
 
+/*
+ * Disks the host attached besides the runtime disk (/dev/vdb, ... from
+ * `run --disk`) are there for the sandbox's code, which runs as the sandbox
+ * user: devtmpfs makes them root's (0600), so hand them over. Read-only disks
+ * stay read-only (the guest kernel and the device refuse writes).
+ */
+static void setup_user_disks(const struct config *c)
+{
+	DIR *d = opendir("/sys/block");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char dev[300];
+
+		if (strncmp(e->d_name, "vd", 2))
+			continue;
+		snprintf(dev, sizeof(dev), "/dev/%s", e->d_name);
+		if (!strcmp(dev, c->disk))
+			continue;
+		if (chown(dev, SANDBOX_ID, SANDBOX_ID) < 0 || chmod(dev, 0660) < 0)
+			logf_("cannot give %s to the sandbox user: %s", dev, strerror(errno));
+	}
+	closedir(d);
+}
+
 static void setup_data(const struct config *c)
 {
 	char opts[128], size[32];
@@ -336,6 +364,7 @@ int main(void)
 	setup_loopback();
 	setup_runtime_disk(&cfg);
 	setup_data(&cfg);
+	setup_user_disks(&cfg);
 	setup_cgroups(&cfg);
 	/* Ctrl-Alt-Del becomes SIGINT to us instead of an instant reboot. */
 	reboot(RB_DISABLE_CAD);
