@@ -145,17 +145,17 @@ fuzz: $(FUZZ_BINS)
 GUEST_DEPS := $(CLI) $(GUEST)/bzImage $(TEST_INITRD) $(INITRD) $(RT_IMAGE)
 
 test-boot: $(GUEST_DEPS)
-	GUEST_SUITES=boot ./tests/run-guest-tests tests/integration/guest-suite.sh
+	SANDVISOR_GUEST_SUITES=boot ./tests/run-guest-tests tests/integration/guest-suite.sh
 
 test-devices: $(GUEST_DEPS)
-	GUEST_SUITES=devices ./tests/run-guest-tests tests/integration/guest-suite.sh
+	SANDVISOR_GUEST_SUITES=devices ./tests/run-guest-tests tests/integration/guest-suite.sh
 
 test-sandbox: $(GUEST_DEPS)
-	GUEST_SUITES=sandbox ./tests/run-guest-tests tests/integration/guest-suite.sh
+	SANDVISOR_GUEST_SUITES=sandbox ./tests/run-guest-tests tests/integration/guest-suite.sh
 
 # The bulk host->guest cases (50 MiB file, 10 MiB of code) that stall now and then.
 test-stress: $(GUEST_DEPS)
-	SANDVISOR_STRESS=1 GUEST_SUITES=sandbox ./tests/run-guest-tests tests/integration/guest-suite.sh
+	SANDVISOR_STRESS=1 SANDVISOR_GUEST_SUITES=sandbox ./tests/run-guest-tests tests/integration/guest-suite.sh
 
 test: unit test-cli test-agent test-runners fuzz test-guest
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Every test that runs guest code, in one go (so one KVM rig boot serves all).
-# GUEST_SUITES overrides the list, e.g. GUEST_SUITES="boot sandbox".
+# SANDVISOR_GUEST_SUITES overrides the list, e.g. SANDVISOR_GUEST_SUITES="boot sandbox".
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 failed=()
-for name in ${GUEST_SUITES:-boot devices sandbox}; do
+for name in ${SANDVISOR_GUEST_SUITES:-boot devices sandbox}; do
 	echo "=== tests/integration/$name.sh"
 	start=$SECONDS
 	if ! ./tests/integration/"$name".sh; then
