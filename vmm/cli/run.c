@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "proto.h"
 #include "sandvisor.h"
 
 #define MAX_CODES 16
@@ -233,6 +234,47 @@ static void split_pair(const char *arg, char *a, char *b, size_t len)
 	}
 }
 
+/* Offset of the first byte that is not valid UTF-8, or -1. */
+static long utf8_bad_at(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = (unsigned char)s[i];
+		size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 :
+			   (c & 0xf8) == 0xf0 ? 4 : 0;
+		size_t k;
+
+		if (!n || i + n > len || (n == 2 && c < 0xc2))
+			return (long)i;
+		for (k = 1; k < n; k++)
+			if (((unsigned char)s[i + k] & 0xc0) != 0x80)
+				return (long)i;
+		i += n;
+	}
+	return -1;
+}
+
+/* The remote side of --file / --get must stay inside /mnt/data: refused before booting. */
+static int check_remote(const char *opt, const char *spec, int remote_first)
+{
+	char local[PATH_MAX], remote[PATH_MAX], norm[SV_PROTO_PATH_MAX + 1];
+	const char *colon = strchr(spec, ':');
+
+	if (remote_first && colon) {
+		snprintf(remote, sizeof(remote), "%.*s", (int)(colon - spec), spec);
+	} else if (!remote_first && colon) {
+		snprintf(remote, sizeof(remote), "%s", colon + 1);
+	} else {
+		snprintf(local, sizeof(local), "%s", spec);
+		snprintf(remote, sizeof(remote), "%s", basename(local));
+	}
+	if (sv_proto_path_normalize(remote, norm, sizeof(norm)) < 0)
+		return usage_error("%s '%s': the sandbox path '%s' is refused: it must stay inside /mnt/data", opt,
+				   spec, remote);
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option opts[] = {
@@ -351,6 +393,23 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 	for (unsigned int i = 0; i < o->ncodes; i++)
 		if (!*o->codes[i])
 			return usage_error("%s", "-c got empty code: there is nothing to run");
+	/* Interpreters take source text: refuse what they cannot decode before booting. */
+	if (strcmp(o->lang, "sh")) {
+		for (unsigned int i = 0; i <= o->ncodes; i++) {
+			const char *code = i < o->ncodes ? o->codes[i] : o->code_buf;
+			size_t len = i < o->ncodes ? strlen(code) : o->code_len;
+			long bad = code ? utf8_bad_at(code, len) : -1;
+
+			if (bad >= 0)
+				return usage_error("%s code is not valid UTF-8 (at byte %ld)", o->lang, bad);
+		}
+	}
+	for (unsigned int i = 0; i < o->nputs; i++)
+		if (check_remote("--file", o->puts[i], 0))
+			return EXIT_USAGE;
+	for (unsigned int i = 0; i < o->ngets; i++)
+		if (check_remote("--get", o->gets[i], 1))
+			return EXIT_USAGE;
 	if (!o->ncodes && o->code_len == 0)
 		return usage_error("%s", "the code is empty: there is nothing to run");
 	if (!o->kernel)
