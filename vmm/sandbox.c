@@ -174,14 +174,16 @@ double sv_sandbox_boot_ms(const struct sv_sandbox *sb)
 int sv_sandbox_stop(struct sv_sandbox *sb, int timeout_ms, struct sv_exit *ex,
 		    struct sv_error *err)
 {
-	int r = 0;
+	int r = 0, asked = 0;
 
 	if (!sb)
 		return 0;
-	if (!sv_agent_broken(sb->agent))
+	/* Ask politely; if the guest does not end by itself, end it. A broken agent is not asked. */
+	if (!sv_agent_broken(sb->agent)) {
 		r = sv_agent_shutdown(sb->agent, timeout_ms, err);
-	/* Ask politely; if the guest does not end by itself, end it. */
-	if (r == 0 && !wait_ended(sb, timeout_ms))
+		asked = r == 0;
+	}
+	if (asked && !wait_ended(sb, timeout_ms))
 		r = sv_err(err, -ETIMEDOUT, "the guest did not power off within %d ms; stopped it",
 			   timeout_ms);
 	if (!wait_ended(sb, 0))
