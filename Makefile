@@ -40,6 +40,9 @@ INITRD := $(INITRD_DIR)/initrd.cpio.gz
 RT_IMAGE := $(BUILD)/guest/sandvisor-rt.ext4
 RT_SRCS := runtimes/build-image.sh $(wildcard runtimes/*/gather.sh runtimes/*/runner.*)
 
+# Everything a guest test needs (defined before any rule uses it: rule lines expand at once).
+GUEST_DEPS := $(CLI) $(GUEST)/bzImage $(TEST_INITRD) $(INITRD) $(RT_IMAGE)
+
 .PHONY: all deps guest initrd runtimes test unit test-cli test-agent test-runners test-guest \
 	test-boot test-devices test-sandbox test-stress \
 	demo bench bench-boot bench-devices bench-sandbox lint fuzz clean
@@ -141,8 +144,6 @@ fuzz: $(FUZZ_BINS)
 			|| { tail -n 40 $(BUILD)/fuzz/$$name.log; echo "fuzz: $$name FAILED (log: $(BUILD)/fuzz/$$name.log)"; exit 1; }; \
 		grep -E '^Done|stat::number_of_executed_units' $(BUILD)/fuzz/$$name.log | tail -n 1; \
 	done
-
-GUEST_DEPS := $(CLI) $(GUEST)/bzImage $(TEST_INITRD) $(INITRD) $(RT_IMAGE)
 
 test-boot: $(GUEST_DEPS)
 	SANDVISOR_GUEST_SUITES=boot ./tests/run-guest-tests tests/integration/guest-suite.sh
