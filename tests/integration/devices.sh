@@ -19,18 +19,27 @@ sv=build/sandvisor
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 suite_start=$SECONDS
+STALL_LIMIT=${STALL_LIMIT:-300}
+stalls=0
 MiB=$((1 << 20))
 
 # sv_run NAME ARGS... : `sandvisor run sh ARGS`, stdout in $out/NAME.out, stderr
 # in $out/NAME.err, exit status in $rc.
 sv_run() {
-	local name=$1 t0 ms
+	local name=$1 t0 ms attempt
 	shift
-	t0=$(date +%s%N)
-	timeout -k 10 600 "$sv" run sh "$@" </dev/null >"$out/$name.out" 2>"$out/$name.err"
-	rc=$?
+	# A run that outlives STALL_LIMIT is the intermittent control-port stall
+	# (an open bug, see the issue notes): it is reported and retried once.
+	for attempt in 1 2; do
+		t0=$(date +%s%N)
+		timeout -k 10 "$STALL_LIMIT" "$sv" run sh "$@" </dev/null >"$out/$name.out" 2>"$out/$name.err"
+		rc=$?
+		ms=$((($(date +%s%N) - t0) / 1000000))
+		((ms < (STALL_LIMIT - 5) * 1000)) && break
+		stalls=$((stalls + 1))
+		echo "# $name: stalled for $((ms / 1000)) s (attempt $attempt; the open stall bug)"
+	done
 	last=$name
-	ms=$((($(date +%s%N) - t0) / 1000000))
 	printf '# %s: %d.%d s (exit %d)\n' "$name" $((ms / 1000)) $((ms % 1000 / 100)) "$rc"
 }
 # lib.sh's expect_status, showing the last run's stderr when it fails.
@@ -160,4 +169,5 @@ else bad "control port: downloaded echo.bin differs"; fi
 expect_no_grep "control port: nothing truncated" "truncated" "$out/ctl.err"
 
 echo "# devices.sh: $((SECONDS - suite_start)) s"
+echo "# runs retried after a stall: $stalls"
 finish
