@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -634,6 +635,24 @@ void virtio_console__stop(struct virtio_console *c)
 	pthread_join(c->thread, NULL);
 	c->running = 0;
 	c->stopping = 0;
+}
+
+void virtio_console__dump(struct virtio_console *c, int fd)
+{
+	unsigned int p;
+
+	pthread_mutex_lock(&c->lock);
+	dprintf(fd, "  console: active %d multiport %d broken %#x sig %#x ctl_fd %d rd_eof %d "
+		"wr_dead %d in_eof %d\n", c->active, c->multiport, c->broken, c->sig, c->ctl_fd,
+		c->ctl_rd_eof, c->ctl_wr_dead, c->in_eof);
+	for (p = 0; p < VIRTIO_CONSOLE_NR_PORTS; p++)
+		dprintf(fd, "  port%u: guest_open %d rx_held %d\n", p, c->port[p].guest_open,
+			c->port[p].rx_held);
+	dprintf(fd, "  ctl tx: held %d, %llu of %llu bytes sent; control: %u queued, %llu dropped, "
+		"%llu ignored\n", c->tx_held, (unsigned long long)c->tx_off,
+		(unsigned long long)(c->tx_held ? c->tx.out_len : 0), c->ctrl_count,
+		(unsigned long long)c->ctrl_dropped, (unsigned long long)c->ctrl_ignored);
+	pthread_mutex_unlock(&c->lock);
 }
 
 void virtio_console__exit(struct virtio_console *c)

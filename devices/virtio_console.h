@@ -103,6 +103,9 @@ void virtio_console__stop(struct virtio_console *c);
 /* Stops the thread if running; does not close the borrowed fds. */
 void virtio_console__exit(struct virtio_console *c);
 
+/* Writes the device's state to fd (for debugging a stall). */
+void virtio_console__dump(struct virtio_console *c, int fd);
+
 /*
  * One round of the device thread: poll the host fds for up to timeout_ms
  * (-1: forever) and move what can be moved. For tests and fuzzers that run

@@ -2,6 +2,7 @@
 #include "virtio_mmio.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <linux/virtio_config.h>
@@ -45,11 +46,29 @@ static uint64_t offered(const struct virtio_mmio *t)
 	return t->ops->features(t->dev) | VERSION_1;
 }
 
-static void pulse(struct virtio_mmio *t)
+/*
+ * The line is level-triggered and mirrors InterruptStatus: high while any
+ * bit is set, lowered by the ACK that clears the last one. Called with the
+ * transport lock held, so line and register never disagree.
+ *
+ * Why not an edge pulse per interrupt (what this was first): two threads
+ * (a vCPU pushing TX buffers, the console's device thread pushing RX ones)
+ * pulsing one pin overlap, 1 1 0 0, and KVM's IO-APIC coalesces the second
+ * raise into the first. If the guest's handler ran between the first raise
+ * and the second thread's InterruptStatus update, the second interrupt was
+ * lost for good and the queue stalled: the intermittent host-to-guest stall
+ * of the control port. A level line cannot lose an interrupt that way, and
+ * it also survives the guest masking the pin (an edge while masked is
+ * dropped by KVM).
+ */
+static void update_irq_locked(struct virtio_mmio *t)
 {
-	/* Edge-triggered IO-APIC pin: a 0→1 transition per interrupt. */
-	irq_line__set(&t->irq, 1);
-	irq_line__set(&t->irq, 0);
+	int level = t->interrupt_status != 0;
+
+	if (level != t->irq_level) {
+		t->irq_level = level;
+		irq_line__set(&t->irq, level);
+	}
 }
 
 static void reset_locked(struct virtio_mmio *t)
@@ -61,6 +80,7 @@ static void reset_locked(struct virtio_mmio *t)
 	t->dev_features_sel = t->drv_features_sel = 0;
 	t->queue_sel = 0;
 	t->interrupt_status = 0;
+	update_irq_locked(t);
 	for (i = 0; i < VIRTIO_MMIO_MAX_QUEUES; i++)
 		virtqueue__reset(&t->vq[i], t->mem);
 }
@@ -169,6 +189,7 @@ static void reg_write(struct virtio_mmio *t, uint64_t off, uint32_t v, struct fo
 		break;
 	case VIRTIO_MMIO_INTERRUPT_ACK:
 		t->interrupt_status &= ~v;
+		update_irq_locked(t);
 		break;
 	case VIRTIO_MMIO_STATUS:
 		if (v == 0) {
@@ -259,11 +280,11 @@ void virtio_mmio__signal_used(struct virtio_mmio *t, unsigned int q)
 
 	pthread_mutex_lock(&t->lock);
 	want = q < t->ops->num_queues && virtqueue__should_signal(&t->vq[q]);
-	if (want)
+	if (want) {
 		t->interrupt_status |= VIRTIO_MMIO_INT_VRING;
+		update_irq_locked(t);
+	}
 	pthread_mutex_unlock(&t->lock);
-	if (want)
-		pulse(t);
 }
 
 void virtio_mmio__signal_config(struct virtio_mmio *t)
@@ -271,8 +292,8 @@ void virtio_mmio__signal_config(struct virtio_mmio *t)
 	pthread_mutex_lock(&t->lock);
 	t->config_generation++;
 	t->interrupt_status |= VIRTIO_MMIO_INT_CONFIG;
+	update_irq_locked(t);
 	pthread_mutex_unlock(&t->lock);
-	pulse(t);
 }
 
 void virtio_mmio__needs_reset(struct virtio_mmio *t)
@@ -285,10 +306,9 @@ void virtio_mmio__needs_reset(struct virtio_mmio *t)
 	if (live) {
 		t->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 		t->interrupt_status |= VIRTIO_MMIO_INT_CONFIG;
+		update_irq_locked(t);
 	}
 	pthread_mutex_unlock(&t->lock);
-	if (live)
-		pulse(t);
 }
 
 int virtio_mmio__active(struct virtio_mmio *t)
@@ -312,3 +332,24 @@ static void io_write(void *opaque, uint64_t off, const uint8_t *data, uint32_t l
 }
 
 const struct io_ops virtio_mmio_io_ops = { .read = io_read, .write = io_write };
+
+void virtio_mmio__dump(struct virtio_mmio *t, int fd)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&t->lock);
+	dprintf(fd, "  transport: status %#x isr %#x line %d features %#llx\n", t->status,
+		t->interrupt_status, t->irq_level, (unsigned long long)t->drv_features);
+	for (i = 0; i < t->ops->num_queues; i++) {
+		const struct virtqueue *vq = &t->vq[i];
+		uint16_t avail_flags = 0, avail_idx = 0, used_idx = 0;
+
+		if (!vq->ready)
+			continue;
+		virtqueue__peek(vq, &avail_flags, &avail_idx, &used_idx);
+		dprintf(fd, "  q%u: size %u avail idx %u flags %#x, device consumed %u, used idx %u "
+			"(guest sees %u)\n", i, vq->size, avail_idx, avail_flags, vq->last_avail,
+			vq->used_idx, used_idx);
+	}
+	pthread_mutex_unlock(&t->lock);
+}

@@ -49,7 +49,8 @@ struct virtio_mmio {
 	const struct virtio_dev_ops *ops;
 	void *dev;
 	const struct guest_mem *mem;
-	struct irq_line irq;		/* edge: pulsed per interrupt */
+	struct irq_line irq;		/* level: high while interrupt_status != 0 */
+	int irq_level;			/* what the line was last set to */
 	uint32_t status;
 	uint32_t dev_features_sel, drv_features_sel;
 	uint64_t drv_features;
@@ -79,6 +80,9 @@ void virtio_mmio__needs_reset(struct virtio_mmio *t);
 
 /* Whether the driver has set DRIVER_OK and not reset since. */
 int virtio_mmio__active(struct virtio_mmio *t);
+
+/* Writes the registers and each live queue's indices to fd (for debugging a stall). */
+void virtio_mmio__dump(struct virtio_mmio *t, int fd);
 
 struct io_ops;
 extern const struct io_ops virtio_mmio_io_ops;

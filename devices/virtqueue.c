@@ -202,6 +202,21 @@ int virtqueue__push(struct virtqueue *vq, uint16_t head, uint32_t written)
 	return 0;
 }
 
+void virtqueue__peek(const struct virtqueue *vq, uint16_t *avail_flags, uint16_t *avail_idx,
+		     uint16_t *used_idx)
+{
+	const uint8_t *avail = NULL, *used = NULL;
+	struct vq_view v;
+
+	if (view(vq, &v) == 1) {
+		avail = guest_mem__ptr(vq->mem, v.avail, AVAIL_BYTES(v.size));
+		used = guest_mem__ptr(vq->mem, v.used, USED_BYTES(v.size));
+	}
+	*avail_flags = avail ? load16(avail) : 0;
+	*avail_idx = avail ? load16(avail + 2) : 0;
+	*used_idx = used ? load16(used + 2) : 0;
+}
+
 int virtqueue__should_signal(struct virtqueue *vq)
 {
 	const uint8_t *avail = NULL;

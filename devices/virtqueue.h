@@ -57,6 +57,10 @@ void virtqueue__unpop(struct virtqueue *vq);
 /* Returns a chain to the guest with `written` bytes placed in its writable part. */
 int virtqueue__push(struct virtqueue *vq, uint16_t head, uint32_t written);
 
+/* Reads the guest's avail flags and index and the used index from the rings (for dumps). */
+void virtqueue__peek(const struct virtqueue *vq, uint16_t *avail_flags, uint16_t *avail_idx,
+		     uint16_t *used_idx);
+
 /* Whether the guest wants an interrupt (VRING_AVAIL_F_NO_INTERRUPT clear). EVENT_IDX is not offered. */
 int virtqueue__should_signal(struct virtqueue *vq);
 

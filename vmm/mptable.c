@@ -47,6 +47,8 @@ struct __attribute__((packed)) mpc_intsrc {
 
 enum { MP_PROCESSOR = 0, MP_BUS, MP_IOAPIC, MP_INTSRC, MP_LINTSRC };
 enum { MP_INT = 0, MP_NMI = 1, MP_EXTINT = 3 };
+/* irqflag: polarity in bits 1:0 (1 = active high), trigger in bits 3:2 (3 = level). */
+#define MP_IRQ_LEVEL_HIGH 0x0d
 
 static uint8_t checksum(const void *p, size_t len)
 {
@@ -58,7 +60,8 @@ static uint8_t checksum(const void *p, size_t len)
 	return (uint8_t)(0 - sum);
 }
 
-int mptable__write(struct guest_mem *m, unsigned int ncpus, struct sv_error *err)
+int mptable__write(struct guest_mem *m, unsigned int ncpus, uint32_t level_pins,
+		   struct sv_error *err)
 {
 	const size_t size = sizeof(struct mpf) + sizeof(struct mpc_header) +
 			    ncpus * sizeof(struct mpc_cpu) + sizeof(struct mpc_bus) +
@@ -106,10 +109,15 @@ int mptable__write(struct guest_mem *m, unsigned int ncpus, struct sv_error *err
 		p += sizeof(io);
 		count++;
 	}
-	/* ISA IRQ n arrives at IO-APIC pin n: KVM's default GSI routing is 1:1. */
+	/*
+	 * ISA IRQ n arrives at IO-APIC pin n: KVM's default GSI routing is 1:1.
+	 * Pins in level_pins are level-triggered, active high; the rest conform
+	 * to the bus (ISA: edge).
+	 */
 	for (i = 0; i < MPTABLE_IOAPIC_PINS; i++) {
 		struct mpc_intsrc s = {
 			.type = MP_INTSRC, .irqtype = i == 0 ? MP_EXTINT : MP_INT,
+			.irqflag = (level_pins >> i) & 1 ? MP_IRQ_LEVEL_HIGH : 0,
 			.srcbus = 0, .srcbusirq = (uint8_t)i, .dstapic = ioapic_id,
 			.dstirq = (uint8_t)i,
 		};

@@ -171,6 +171,11 @@ double sv_sandbox_boot_ms(const struct sv_sandbox *sb)
 	return (double)(sb->hello_ns - sb->start_ns) / 1e6;
 }
 
+void sv_sandbox_dump(struct sv_sandbox *sb, int fd)
+{
+	sv_vm_dump(sb->vm, fd);
+}
+
 int sv_sandbox_stop(struct sv_sandbox *sb, int timeout_ms, struct sv_exit *ex,
 		    struct sv_error *err)
 {

@@ -308,7 +308,7 @@ static int load_linux(struct sv_vm *vm, const struct sv_vm_config *cfg,
 	if (!r)
 		r = x86__setup_gdt(&vm->mem, err);
 	if (!r)
-		r = mptable__write(&vm->mem, vm->ncpus, err);
+		r = mptable__write(&vm->mem, vm->ncpus, VIRTIO_LEVEL_PINS, err);
 	if (!r)
 		r = vm__create_vcpus(vm, bl.entry, err);
 	free(cmdline);
@@ -572,7 +572,7 @@ void sv_vm_destroy(struct sv_vm *vm)
 	free(vm);
 }
 
-void sv_vm_dump(const struct sv_vm *vm, int fd)
+void sv_vm_dump(struct sv_vm *vm, int fd)
 {
 	unsigned int i;
 
@@ -595,6 +595,13 @@ void sv_vm_dump(const struct sv_vm *vm, int fd)
 			(unsigned long long)s.efer);
 	}
 	dprintf(fd, "uart: %llu bytes sent by the guest\n", (unsigned long long)vm->uart.tx_total);
+	for (i = 0; i < vm->nvirtio; i++) {
+		dprintf(fd, "virtio%u: mmio %#llx gsi %u\n", i, (unsigned long long)vm->virtio[i].base,
+			vm->virtio[i].gsi);
+		virtio_mmio__dump(&vm->virtio[i].t, fd);
+	}
+	if (vm->has_console)
+		virtio_console__dump(&vm->console, fd);
 }
 
 const char *sv_exit_reason_name(enum sv_exit_reason r)

@@ -46,6 +46,8 @@ enum probe_state { PROBE_IDLE = 0, PROBE_ASKED, PROBE_HALTED, PROBE_RUNNING };
 #define VIRTIO_MMIO_STRIDE 0x1000ULL
 #define VIRTIO_GSI_BASE 5
 #define VM_MAX_VIRTIO (SV_MAX_DISKS + 1)
+/* virtio-mmio interrupts are level-triggered (see virtio_mmio.c): the MP table says so. */
+#define VIRTIO_LEVEL_PINS (((1u << VM_MAX_VIRTIO) - 1) << VIRTIO_GSI_BASE)
 
 struct virtio_slot {
 	struct virtio_mmio t;

@@ -8,6 +8,7 @@
 
 /* Entry sizes from the MP spec 1.4, independent of mptable.c's structs. */
 #define MPF_LEN 16
+#define LEVEL_PINS 0x0fe0u	/* pins 5..11, as the VM asks for */
 #define MPC_HDR_LEN 44
 #define ENT_CPU_LEN 20
 #define ENT_OTHER_LEN 8
@@ -43,7 +44,7 @@ static void check_table(unsigned int ncpus)
 
 	tm_init(&m, MIB(64));
 	memset(m.host + BOOT_MPTABLE_ADDR, 0xee, BOOT_EBDA_END - BOOT_MPTABLE_ADDR);
-	ck_assert_int_eq(mptable__write(&m, ncpus, &err), 0);
+	ck_assert_int_eq(mptable__write(&m, ncpus, LEVEL_PINS, &err), 0);
 
 	/* Floating pointer: 16-byte aligned in the last KiB of base memory, where Linux scans. */
 	mpf = m.host + BOOT_MPTABLE_ADDR;
@@ -96,6 +97,8 @@ static void check_table(unsigned int ncpus)
 		case 3:
 			ck_assert_uint_eq(p[6], ioapic_id);	/* after the IO-APIC entry */
 			ck_assert_uint_eq(p[7], p[5]);		/* ISA IRQ n -> pin n */
+			/* irqflag: level + active high on the chosen pins, bus default elsewhere */
+			ck_assert_uint_eq(le16(p + 2), (LEVEL_PINS >> p[7]) & 1 ? 0x0d : 0);
 			if (p[5] == 0 && p[1] == 3)
 				extint_pin0 = 1;
 			intsrc++;
@@ -142,7 +145,7 @@ START_TEST(memory_too_small)
 	struct sv_error err = { 0 };
 
 	tm_init(&m, BOOT_MPTABLE_ADDR + 64);
-	ck_assert_int_eq(mptable__write(&m, 1, &err), -ENOSPC);
+	ck_assert_int_eq(mptable__write(&m, 1, LEVEL_PINS, &err), -ENOSPC);
 	ck_assert_has(err.msg, "MP table");
 	guest_mem__exit(&m);
 }
@@ -156,7 +159,7 @@ START_TEST(too_many_cpus_for_the_kib)
 	tm_init(&m, MIB(64));
 	/* 64 processor entries do not fit below 0xa0000: refused, not spilled. */
 	memset(m.host + BOOT_EBDA_END, 0x11, 4096);
-	ck_assert_int_eq(mptable__write(&m, 64, &err), -ENOSPC);
+	ck_assert_int_eq(mptable__write(&m, 64, LEVEL_PINS, &err), -ENOSPC);
 	ck_assert_uint_eq(m.host[BOOT_EBDA_END], 0x11);
 	guest_mem__exit(&m);
 }

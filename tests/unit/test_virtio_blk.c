@@ -724,6 +724,9 @@ START_TEST(batch_one_interrupt)
 	kick(r);
 	ck_assert_uint_eq(used_idx(r), 3);
 	ck_assert_uint_eq(r->irqs, irqs + 1);
+	/* The guest's handler acknowledges: the line drops, so a new interrupt would show. */
+	wr(r, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
+	ck_assert_int_eq(r->level, 0);
 	for (i = 0; i < 3; i++) {
 		uint32_t id, len;
 
@@ -740,6 +743,43 @@ START_TEST(batch_one_interrupt)
 	*(uint16_t *)gp(r, AVAIL_GPA) = VRING_AVAIL_F_NO_INTERRUPT;
 	ck_assert_uint_eq(req(r, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, NULL), VIRTIO_BLK_S_OK);
 	ck_assert_uint_eq(r->irqs, irqs + 1);
+	ck_assert_int_eq(r->level, 0);
+	rig_close(r);
+}
+END_TEST
+
+/*
+ * The interrupt line is level-triggered and follows InterruptStatus: it
+ * stays high until the driver acknowledges every bit, so an interrupt
+ * raised while another is being handled cannot be lost.
+ */
+START_TEST(irq_line_is_level)
+{
+	struct rig *r = rig_default(0, 0, NULL);
+	uint8_t buf[512];
+	unsigned int irqs = r->irqs;
+
+	ck_assert_int_eq(r->level, 0);
+	ck_assert_uint_eq(req(r, VIRTIO_BLK_T_IN, 1, buf, 512, NULL), VIRTIO_BLK_S_OK);
+	ck_assert_int_eq(r->level, 1);
+	ck_assert_uint_eq(r->irqs, irqs + 1);
+	/* A second completion before the ACK: the line simply stays high. */
+	ck_assert_uint_eq(req(r, VIRTIO_BLK_T_IN, 2, buf, 512, NULL), VIRTIO_BLK_S_OK);
+	ck_assert_int_eq(r->level, 1);
+	/* Acknowledging a bit that is not set changes nothing. */
+	wr(r, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_CONFIG);
+	ck_assert_int_eq(r->level, 1);
+	wr(r, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
+	ck_assert_int_eq(r->level, 0);
+	ck_assert_uint_eq(rd(r, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	/* The next completion raises it again: a new edge for the IO-APIC. */
+	ck_assert_uint_eq(req(r, VIRTIO_BLK_T_IN, 3, buf, 512, NULL), VIRTIO_BLK_S_OK);
+	ck_assert_int_eq(r->level, 1);
+	ck_assert_uint_eq(r->irqs, irqs + 2);
+	/* A driver reset clears InterruptStatus and with it the line. */
+	wr(r, VIRTIO_MMIO_STATUS, 0);
+	ck_assert_int_eq(r->level, 0);
+	ck_assert_uint_eq(rd(r, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
 	rig_close(r);
 }
 END_TEST
@@ -963,6 +1003,7 @@ Suite *virtio_blk_suite(void)
 	tcase_add_test(tc, malformed_chains);
 	tcase_add_test(tc, many_small_segments);
 	tcase_add_test(tc, indirect_table);
+	tcase_add_test(tc, irq_line_is_level);
 	tcase_add_test(tc, batch_one_interrupt);
 	tcase_add_test(tc, ring_wraps);
 	tcase_add_test(tc, looping_chain_needs_reset);

@@ -41,6 +41,8 @@ static const char run_usage[] =
 	"                         when each execution ends)\n"
 	"  --json                 print one JSON object instead of streaming output\n"
 	"  --console              show the guest's console on stderr\n"
+	"  --debug                the agent logs each frame (see it with --console), and a\n"
+	"                         sandbox error dumps the VM's vCPU and device state\n"
 	"  --disk PATH[,ro][,cow][,serial=ID]\n"
 	"                         extra virtio-blk disk: /dev/vdb, vdc, ... (the runtime\n"
 	"                         image is /dev/vda); see 'sandvisor help'\n"
@@ -62,7 +64,7 @@ struct run_opts {
 	uint32_t timeout_ms;
 	uint64_t mem, output_cap;
 	unsigned int cpus;
-	int json, console, keep_background;
+	int json, console, keep_background, debug;
 	const char *env[MAX_ENV + 1];
 	unsigned int nenv;
 	struct sv_disk disks[SV_MAX_DISKS - 1];
@@ -292,6 +294,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		{ "disk", required_argument, NULL, 'd' },
 		{ "env", required_argument, NULL, 'e' },
 		{ "keep-background", no_argument, NULL, 'b' },
+		{ "debug", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -359,6 +362,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
 		case 'b': o->keep_background = 1; break;
 		case 'j': o->json = 1; break;
 		case 'C': o->console = 1; break;
+		case 'D': o->debug = 1; break;
 		case 'k': o->kernel = optarg; break;
 		case 'i': o->initrd = optarg; break;
 		case 'r': o->rt = optarg; break;
@@ -457,6 +461,7 @@ int cmd_run(int argc, char **argv)
 	memcpy(sc.disks, o.disks, sizeof(o.disks));
 	sc.ndisks = o.ndisks;
 	sc.console_out_fd = o.console ? STDERR_FILENO : -1;
+	sc.cmdline = o.debug ? "sv.debug=1" : NULL;
 	r = sv_sandbox_start(&sc, &sb, &err);
 	if (r) {
 		fprintf(stderr, "sandvisor: %s\n", err.msg);
@@ -526,8 +531,19 @@ int cmd_run(int argc, char **argv)
 		if (r)
 			fprintf(stderr, "sandvisor: --get %s: %s\n", o.gets[i], err.msg);
 	}
-	if (sv_sandbox_stop(sb, 10000, NULL, &err) && !r)
-		fprintf(stderr, "sandvisor: %s\n", err.msg);
+	if (r && o.debug) {
+		fprintf(stderr, "sandvisor: VM state at the error:\n");
+		sv_sandbox_dump(sb, STDERR_FILENO);
+	}
+	{
+		struct sv_exit ex = { 0 };
+
+		if (sv_sandbox_stop(sb, 10000, &ex, &err) && !r)
+			fprintf(stderr, "sandvisor: %s\n", err.msg);
+		if (r && o.debug)
+			fprintf(stderr, "sandvisor: the VM ended: %s%s%s\n", sv_exit_reason_name(ex.reason),
+				ex.msg[0] ? ": " : "", ex.msg);
+	}
 	if (root) {
 		puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(root);

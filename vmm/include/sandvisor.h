@@ -124,8 +124,8 @@ void sv_vm_timing(const struct sv_vm *vm, struct sv_timing *t);
  */
 int sv_vm_control_fd(const struct sv_vm *vm);
 
-/* Writes each vCPU's registers and device counters to fd, for debugging a stuck guest. */
-void sv_vm_dump(const struct sv_vm *vm, int fd);
+/* Writes each vCPU's registers and the devices' state to fd, for debugging a stuck guest. */
+void sv_vm_dump(struct sv_vm *vm, int fd);
 
 void sv_vm_destroy(struct sv_vm *vm);
 
@@ -169,6 +169,8 @@ int sv_sandbox_start(const struct sv_sandbox_config *cfg, struct sv_sandbox **ou
 struct sv_agent *sv_sandbox_agent(struct sv_sandbox *sb);
 /* Milliseconds from sv_sandbox_start() to the agent's hello. */
 double sv_sandbox_boot_ms(const struct sv_sandbox *sb);
+/* sv_vm_dump() of the sandbox's VM. */
+void sv_sandbox_dump(struct sv_sandbox *sb, int fd);
 /*
  * Asks the guest to shut down and waits for the VM to end (killing it if the
  * agent does not answer within timeout_ms); then frees everything. ex (may
