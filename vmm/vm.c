@@ -593,6 +593,9 @@ void sv_vm_dump(struct sv_vm *vm, int fd)
 			(unsigned long long)r.rflags, (unsigned long long)s.cr0,
 			(unsigned long long)s.cr3, (unsigned long long)s.cr4,
 			(unsigned long long)s.efer);
+		/* Linux never points CR3 outside RAM: if it is, something below us broke the vCPU. */
+		if ((s.cr0 & X86_CR0_PG) && !guest_mem__ptr(&vm->mem, s.cr3 & 0x000ffffffffff000ULL, 4096))
+			dprintf(fd, "vcpu%u: CR3 is outside guest RAM: the vCPU state is corrupt\n", i);
 	}
 	dprintf(fd, "uart: %llu bytes sent by the guest\n", (unsigned long long)vm->uart.tx_total);
 	for (i = 0; i < vm->nvirtio; i++) {

@@ -19,8 +19,7 @@ sv=build/sandvisor
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 suite_start=$SECONDS
-STALL_LIMIT=${STALL_LIMIT:-300}
-stalls=0
+RUN_LIMIT=${RUN_LIMIT:-300}
 MiB=$((1 << 20))
 
 # lib.sh's expect_status, showing the last run's stderr when it fails.
@@ -150,5 +149,4 @@ else bad "control port: downloaded echo.bin differs"; fi
 expect_no_grep "control port: nothing truncated" "truncated" "$out/ctl.err"
 
 echo "# devices.sh: $((SECONDS - suite_start)) s"
-echo "# runs retried after a stall: $stalls"
 finish
