@@ -56,10 +56,10 @@ static uint64_t offered(const struct virtio_mmio *t)
  * pulsing one pin overlap, 1 1 0 0, and KVM's IO-APIC coalesces the second
  * raise into the first. If the guest's handler ran between the first raise
  * and the second thread's InterruptStatus update, the second interrupt was
- * lost for good and the queue stalled: the intermittent host-to-guest stall
- * of the control port. A level line cannot lose an interrupt that way, and
- * it also survives the guest masking the pin (an edge while masked is
- * dropped by KVM).
+ * lost for good and that queue would stall. (Found by reading, while hunting
+ * an intermittent stall that turned out to live in the nested test rig.) A
+ * level line cannot lose an interrupt that way, and it also survives the
+ * guest masking the pin (an edge while masked is dropped by KVM).
  */
 static void update_irq_locked(struct virtio_mmio *t)
 {
