@@ -197,6 +197,144 @@ static int enc_done(const struct sv_tlv_writer *w)
 	return w->overflow ? -EMSGSIZE : 0;
 }
 
+/*
+ * Decoding is table-driven: a message lists the tags it knows and where each
+ * goes in its struct; decode_fields() runs the records through the table.
+ * Unknown tags are skipped so that newer peers can add fields; a repeated tag
+ * overwrites the earlier value.
+ */
+enum sv_field_kind {
+	FK_INT,		/* u64 into a 4- or 8-byte member (low bits; i64 as is) */
+	FK_STR,		/* into char[MAX + 1], MAX from proto.h: no NUL, at most MAX bytes */
+	FK_TEXT,	/* like FK_STR, but cut to fit and NULs shown as '?': never refused */
+	FK_BYTES,	/* pointer into the payload, its uint32_t length at len_off */
+	FK_ENV,		/* uint32_t count of NAME=value records, all checked */
+};
+
+struct sv_field {
+	size_t off, size;	/* the member, see FIELD() */
+	size_t len_off;		/* FK_BYTES */
+	/* FK_INT, optional: 0 to store *v (it may adjust it) or the error to return. */
+	int (*check)(uint64_t *v);
+	enum sv_field_kind kind;
+	uint16_t tag;
+	bool required;		/* -EBADMSG if the tag never comes */
+};
+
+#define FIELD(tag_, kind_, type, member)					\
+	.tag = (tag_), .kind = (kind_), .off = offsetof(type, member),		\
+	.size = sizeof(((type *)0)->member)
+#define DECODE(p, len, m, fields) \
+	decode_fields(p, len, m, fields, sizeof(fields) / sizeof((fields)[0]))
+
+/* Stores one record into its member of m: 0 or -errno. */
+static int decode_field(const struct sv_field *f, const struct sv_tlv *t, void *m)
+{
+	uint8_t *dst = (uint8_t *)m + f->off;
+	uint64_t v;
+	int ret;
+
+	switch (f->kind) {
+	case FK_INT:
+		ret = sv_tlv_get_u64(t, &v);
+		if (!ret && f->check)
+			ret = f->check(&v);
+		if (ret < 0)
+			return ret;
+		if (f->size == sizeof(uint32_t))
+			*(uint32_t *)dst = (uint32_t)v;
+		else
+			*(uint64_t *)dst = v;
+		return 0;
+	case FK_STR:
+		return sv_tlv_get_str(t, (char *)dst, f->size, f->size - 1);
+	case FK_TEXT: {
+		/* Keep what fits: a long message is still worth showing. */
+		size_t n = t->len < f->size - 1 ? t->len : f->size - 1;
+		char *s = (char *)dst;
+
+		memcpy(s, t->val, n);
+		s[n] = 0;
+		for (size_t i = 0; i < n; i++)
+			if (s[i] == 0)
+				s[i] = '?';
+		return 0;
+	}
+	case FK_BYTES:
+		*(const uint8_t **)dst = t->val;
+		*(uint32_t *)((uint8_t *)m + f->len_off) = t->len;
+		return 0;
+	case FK_ENV:
+		/* Only counted: the caller reads them again with sv_tlv_next. */
+		if (!sv_proto_env_ok(t->val, t->len) || ++*(uint32_t *)dst > SV_PROTO_MAX_ENV)
+			return -EINVAL;
+		return 0;
+	}
+	return -EINVAL;		/* not reached: a kind missing above */
+}
+
+/*
+ * Decodes p into m, which the caller has cleared and given its defaults. The
+ * first bad record decides the error; then a missing required tag is -EBADMSG.
+ */
+static int decode_fields(const void *p, size_t len, void *m, const struct sv_field *fields,
+			 size_t n)
+{
+	struct sv_tlv_reader r;
+	struct sv_tlv t;
+	uint32_t seen = 0;	/* bit i: fields[i] came (no table has 32 fields) */
+	int ret;
+
+	sv_tlv_reader_init(&r, p, len);
+	while ((ret = sv_tlv_next(&r, &t)) > 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (fields[i].tag != t.tag)
+				continue;
+			seen |= 1u << i;
+			ret = decode_field(&fields[i], &t, m);
+			if (ret < 0)
+				return ret;
+			break;
+		}
+	}
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < n; i++)
+		if (fields[i].required && !(seen & 1u << i))
+			return -EBADMSG;
+	return 0;
+}
+
+/* The host hands an ERROR's errno back negated: it must be a real one. */
+static int errno_ok(uint64_t *v)
+{
+	return *v && *v <= 4095 ? 0 : -EBADMSG;
+}
+
+static int signal_ok(uint64_t *v)
+{
+	return *v <= 128 ? 0 : -EBADMSG;
+}
+
+static int mode_ok(uint64_t *v)
+{
+	return *v <= 07777 ? 0 : -EINVAL;
+}
+
+/* LIST entries only inform: odd types and mode bits are tamed, not refused. */
+static int ftype_tame(uint64_t *v)
+{
+	if (*v > SV_FT_SYMLINK)
+		*v = SV_FT_OTHER;
+	return 0;
+}
+
+static int mode_tame(uint64_t *v)
+{
+	*v &= 07777;
+	return 0;
+}
+
 int sv_msg_hello_encode(struct sv_tlv_writer *w, const struct sv_msg_hello *m)
 {
 	sv_tlv_put_u64(w, SV_T_VERSION, m->version);
@@ -206,40 +344,17 @@ int sv_msg_hello_encode(struct sv_tlv_writer *w, const struct sv_msg_hello *m)
 	return enc_done(w);
 }
 
-/* Unknown tags are skipped so that newer peers can add fields. */
+static const struct sv_field hello_fields[] = {
+	{ FIELD(SV_T_VERSION, FK_INT, struct sv_msg_hello, version), .required = true },
+	{ FIELD(SV_T_CAPS, FK_INT, struct sv_msg_hello, caps) },
+	{ FIELD(SV_T_AGENT, FK_STR, struct sv_msg_hello, agent) },
+	{ FIELD(SV_T_LANGS, FK_STR, struct sv_msg_hello, langs) },
+};
+
 int sv_msg_hello_decode(const void *p, size_t len, struct sv_msg_hello *m)
 {
-	struct sv_tlv_reader r;
-	struct sv_tlv t;
-	bool have_version = false;
-	int ret;
-
 	memset(m, 0, sizeof(*m));
-	sv_tlv_reader_init(&r, p, len);
-	while ((ret = sv_tlv_next(&r, &t)) > 0) {
-		switch (t.tag) {
-		case SV_T_VERSION:
-			ret = sv_tlv_get_u64(&t, &m->version);
-			have_version = true;
-			break;
-		case SV_T_CAPS:
-			ret = sv_tlv_get_u64(&t, &m->caps);
-			break;
-		case SV_T_AGENT:
-			ret = sv_tlv_get_str(&t, m->agent, sizeof(m->agent), sizeof(m->agent) - 1);
-			break;
-		case SV_T_LANGS:
-			ret = sv_tlv_get_str(&t, m->langs, sizeof(m->langs), sizeof(m->langs) - 1);
-			break;
-		default:
-			ret = 0;
-		}
-		if (ret < 0)
-			return ret;
-	}
-	if (ret < 0)
-		return ret;
-	return have_version ? 0 : -EBADMSG;
+	return DECODE(p, len, m, hello_fields);
 }
 
 int sv_msg_error_encode(struct sv_tlv_writer *w, const struct sv_msg_error *m)
@@ -249,33 +364,16 @@ int sv_msg_error_encode(struct sv_tlv_writer *w, const struct sv_msg_error *m)
 	return enc_done(w);
 }
 
+static const struct sv_field error_fields[] = {
+	{ FIELD(SV_T_ERRNO, FK_INT, struct sv_msg_error, errnum), .check = errno_ok },
+	{ FIELD(SV_T_MESSAGE, FK_TEXT, struct sv_msg_error, message) },
+};
+
 int sv_msg_error_decode(const void *p, size_t len, struct sv_msg_error *m)
 {
-	struct sv_tlv_reader r;
-	struct sv_tlv t;
-	uint64_t v;
-	int ret;
-
 	memset(m, 0, sizeof(*m));
-	m->errnum = EIO;
-	sv_tlv_reader_init(&r, p, len);
-	while ((ret = sv_tlv_next(&r, &t)) > 0) {
-		if (t.tag == SV_T_ERRNO) {
-			if (sv_tlv_get_u64(&t, &v) < 0 || v == 0 || v > 4095)
-				return -EBADMSG;
-			m->errnum = (uint32_t)v;
-		} else if (t.tag == SV_T_MESSAGE) {
-			/* Keep what fits: a long message is still worth showing. */
-			size_t n = t.len < SV_PROTO_MSG_MAX ? t.len : SV_PROTO_MSG_MAX;
-
-			memcpy(m->message, t.val, n);
-			m->message[n] = 0;
-			for (size_t i = 0; i < n; i++)
-				if (m->message[i] == 0)
-					m->message[i] = '?';
-		}
-	}
-	return ret < 0 ? ret : 0;
+	m->errnum = EIO;	/* an ERROR without ERRNO is still an error */
+	return DECODE(p, len, m, error_fields);
 }
 
 int sv_msg_exec_encode(struct sv_tlv_writer *w, const struct sv_msg_exec *m,
@@ -303,51 +401,25 @@ bool sv_proto_env_ok(const uint8_t *s, size_t len)
 	return eq && eq != s;
 }
 
+static const struct sv_field exec_fields[] = {
+	{ FIELD(SV_T_LANG, FK_STR, struct sv_msg_exec, lang) },
+	{ FIELD(SV_T_SESSION, FK_STR, struct sv_msg_exec, session) },
+	{ FIELD(SV_T_TIMEOUT_MS, FK_INT, struct sv_msg_exec, timeout_ms) },
+	{ FIELD(SV_T_OUTPUT_CAP, FK_INT, struct sv_msg_exec, output_cap) },
+	{ FIELD(SV_T_FLAGS, FK_INT, struct sv_msg_exec, flags) },
+	{ FIELD(SV_T_CODE_LEN, FK_INT, struct sv_msg_exec, code_len) },
+	{ FIELD(SV_T_STDIN_LEN, FK_INT, struct sv_msg_exec, stdin_len) },
+	{ FIELD(SV_T_ENV, FK_ENV, struct sv_msg_exec, n_env) },
+};
+
 int sv_msg_exec_decode(const void *p, size_t len, struct sv_msg_exec *m)
 {
-	struct sv_tlv_reader r;
-	struct sv_tlv t;
 	int ret;
 
 	memset(m, 0, sizeof(*m));
 	m->timeout_ms = SV_PROTO_DEFAULT_TIMEOUT_MS;
 	m->output_cap = SV_PROTO_DEFAULT_OUTPUT_CAP;
-	sv_tlv_reader_init(&r, p, len);
-	while ((ret = sv_tlv_next(&r, &t)) > 0) {
-		switch (t.tag) {
-		case SV_T_LANG:
-			ret = sv_tlv_get_str(&t, m->lang, sizeof(m->lang), SV_PROTO_LANG_MAX);
-			break;
-		case SV_T_SESSION:
-			ret = sv_tlv_get_str(&t, m->session, sizeof(m->session),
-					     SV_PROTO_SESSION_MAX);
-			break;
-		case SV_T_TIMEOUT_MS:
-			ret = sv_tlv_get_u64(&t, &m->timeout_ms);
-			break;
-		case SV_T_OUTPUT_CAP:
-			ret = sv_tlv_get_u64(&t, &m->output_cap);
-			break;
-		case SV_T_FLAGS:
-			ret = sv_tlv_get_u64(&t, &m->flags);
-			break;
-		case SV_T_CODE_LEN:
-			ret = sv_tlv_get_u64(&t, &m->code_len);
-			break;
-		case SV_T_STDIN_LEN:
-			ret = sv_tlv_get_u64(&t, &m->stdin_len);
-			break;
-		case SV_T_ENV:
-			if (!sv_proto_env_ok(t.val, t.len) || ++m->n_env > SV_PROTO_MAX_ENV)
-				return -EINVAL;
-			ret = 0;
-			break;
-		default:
-			ret = 0;
-		}
-		if (ret < 0)
-			return ret;
-	}
+	ret = DECODE(p, len, m, exec_fields);
 	if (ret < 0)
 		return ret;
 	if (m->lang[0] == 0 || m->code_len > SV_PROTO_MAX_CODE ||
@@ -371,60 +443,23 @@ int sv_msg_result_encode(struct sv_tlv_writer *w, const struct sv_msg_result *m)
 	return enc_done(w);
 }
 
+static const struct sv_field result_fields[] = {
+	{ FIELD(SV_T_EXIT_CODE, FK_INT, struct sv_msg_result, exit_code), .required = true },
+	{ FIELD(SV_T_SIGNAL, FK_INT, struct sv_msg_result, signal), .check = signal_ok },
+	{ FIELD(SV_T_DURATION_MS, FK_INT, struct sv_msg_result, duration_ms) },
+	{ FIELD(SV_T_FLAGS, FK_INT, struct sv_msg_result, flags) },
+	{ FIELD(SV_T_STDOUT_BYTES, FK_INT, struct sv_msg_result, stdout_bytes) },
+	{ FIELD(SV_T_STDERR_BYTES, FK_INT, struct sv_msg_result, stderr_bytes) },
+	{ FIELD(SV_T_VALUE, FK_BYTES, struct sv_msg_result, value),
+	  .len_off = offsetof(struct sv_msg_result, value_len) },
+	{ FIELD(SV_T_ERROR_TEXT, FK_BYTES, struct sv_msg_result, error),
+	  .len_off = offsetof(struct sv_msg_result, error_len) },
+};
+
 int sv_msg_result_decode(const void *p, size_t len, struct sv_msg_result *m)
 {
-	struct sv_tlv_reader r;
-	struct sv_tlv t;
-	uint64_t v = 0;
-	bool have_exit = false;
-	int ret;
-
 	memset(m, 0, sizeof(*m));
-	sv_tlv_reader_init(&r, p, len);
-	while ((ret = sv_tlv_next(&r, &t)) > 0) {
-		switch (t.tag) {
-		case SV_T_EXIT_CODE:
-			ret = sv_tlv_get_u64(&t, &v);
-			m->exit_code = (int64_t)v;
-			have_exit = true;
-			break;
-		case SV_T_SIGNAL:
-			ret = sv_tlv_get_u64(&t, &v);
-			if (!ret && v > 128)
-				ret = -EBADMSG;
-			m->signal = (uint32_t)v;
-			break;
-		case SV_T_DURATION_MS:
-			ret = sv_tlv_get_u64(&t, &m->duration_ms);
-			break;
-		case SV_T_FLAGS:
-			ret = sv_tlv_get_u64(&t, &m->flags);
-			break;
-		case SV_T_STDOUT_BYTES:
-			ret = sv_tlv_get_u64(&t, &m->stdout_bytes);
-			break;
-		case SV_T_STDERR_BYTES:
-			ret = sv_tlv_get_u64(&t, &m->stderr_bytes);
-			break;
-		case SV_T_VALUE:
-			m->value = t.val;
-			m->value_len = t.len;
-			ret = 0;
-			break;
-		case SV_T_ERROR_TEXT:
-			m->error = t.val;
-			m->error_len = t.len;
-			ret = 0;
-			break;
-		default:
-			ret = 0;
-		}
-		if (ret < 0)
-			return ret;
-	}
-	if (ret < 0)
-		return ret;
-	return have_exit ? 0 : -EBADMSG;
+	return DECODE(p, len, m, result_fields);
 }
 
 int sv_msg_path_encode(struct sv_tlv_writer *w, const struct sv_msg_path *m)
@@ -437,38 +472,16 @@ int sv_msg_path_encode(struct sv_tlv_writer *w, const struct sv_msg_path *m)
 	return enc_done(w);
 }
 
+static const struct sv_field path_fields[] = {
+	{ FIELD(SV_T_PATH, FK_STR, struct sv_msg_path, path), .required = true },
+	{ FIELD(SV_T_FLAGS, FK_INT, struct sv_msg_path, flags) },
+	{ FIELD(SV_T_MODE, FK_INT, struct sv_msg_path, mode), .check = mode_ok },
+};
+
 int sv_msg_path_decode(const void *p, size_t len, struct sv_msg_path *m)
 {
-	struct sv_tlv_reader r;
-	struct sv_tlv t;
-	bool have_path = false;
-	int ret;
-
 	memset(m, 0, sizeof(*m));
-	sv_tlv_reader_init(&r, p, len);
-	while ((ret = sv_tlv_next(&r, &t)) > 0) {
-		switch (t.tag) {
-		case SV_T_PATH:
-			ret = sv_tlv_get_str(&t, m->path, sizeof(m->path), SV_PROTO_PATH_MAX);
-			have_path = true;
-			break;
-		case SV_T_FLAGS:
-			ret = sv_tlv_get_u64(&t, &m->flags);
-			break;
-		case SV_T_MODE:
-			ret = sv_tlv_get_u64(&t, &m->mode);
-			if (!ret && m->mode > 07777)
-				ret = -EINVAL;
-			break;
-		default:
-			ret = 0;
-		}
-		if (ret < 0)
-			return ret;
-	}
-	if (ret < 0)
-		return ret;
-	return have_path ? 0 : -EBADMSG;
+	return DECODE(p, len, m, path_fields);
 }
 
 int sv_msg_entry_encode(struct sv_tlv_writer *w, const struct sv_msg_entry *m)
@@ -484,11 +497,17 @@ int sv_msg_entry_encode(struct sv_tlv_writer *w, const struct sv_msg_entry *m)
 	return enc_done(w);
 }
 
+static const struct sv_field entry_fields[] = {
+	{ FIELD(SV_T_NAME, FK_STR, struct sv_msg_entry, name) },
+	{ FIELD(SV_T_SIZE, FK_INT, struct sv_msg_entry, size) },
+	{ FIELD(SV_T_TYPE, FK_INT, struct sv_msg_entry, type), .check = ftype_tame },
+	{ FIELD(SV_T_MODE, FK_INT, struct sv_msg_entry, mode), .check = mode_tame },
+	{ FIELD(SV_T_MTIME_NS, FK_INT, struct sv_msg_entry, mtime_ns) },
+};
+
 int sv_msg_entry_next(struct sv_tlv_reader *r, struct sv_msg_entry *m)
 {
-	struct sv_tlv outer, t;
-	struct sv_tlv_reader in;
-	uint64_t v = 0;
+	struct sv_tlv outer;
 	int ret;
 
 	for (;;) {
@@ -499,36 +518,10 @@ int sv_msg_entry_next(struct sv_tlv_reader *r, struct sv_msg_entry *m)
 			break;
 	}
 	memset(m, 0, sizeof(*m));
-	sv_tlv_reader_init(&in, outer.val, outer.len);
-	while ((ret = sv_tlv_next(&in, &t)) > 0) {
-		switch (t.tag) {
-		case SV_T_NAME:
-			ret = sv_tlv_get_str(&t, m->name, sizeof(m->name), SV_PROTO_NAME_MAX);
-			break;
-		case SV_T_SIZE:
-			ret = sv_tlv_get_u64(&t, &m->size);
-			break;
-		case SV_T_TYPE:
-			ret = sv_tlv_get_u64(&t, &v);
-			m->type = v <= SV_FT_SYMLINK ? (uint32_t)v : SV_FT_OTHER;
-			break;
-		case SV_T_MODE:
-			ret = sv_tlv_get_u64(&t, &v);
-			m->mode = (uint32_t)(v & 07777);
-			break;
-		case SV_T_MTIME_NS:
-			ret = sv_tlv_get_u64(&t, &v);
-			m->mtime_ns = (int64_t)v;
-			break;
-		default:
-			ret = 0;
-		}
-		if (ret < 0)
-			return ret;
-	}
+	ret = DECODE(outer.val, outer.len, m, entry_fields);
 	if (ret < 0)
 		return ret;
-	return m->name[0] ? 1 : -EBADMSG;
+	return m->name[0] ? 1 : -EBADMSG;	/* an empty NAME counts as none */
 }
 
 /* ---- frame I/O ---- */
