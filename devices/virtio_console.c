@@ -649,7 +649,7 @@ void virtio_console__dump(struct virtio_console *c, int fd)
 		dprintf(fd, "  port%u: guest_open %d rx_held %d\n", p, c->port[p].guest_open,
 			c->port[p].rx_held);
 	dprintf(fd, "  ctl tx: held %d, %llu of %llu bytes sent; control: %u queued, %llu dropped, "
-		"%llu ignored\n", c->tx_held, (unsigned long long)c->tx_off,
+		"%llu ignored\n", c->tx_held, (unsigned long long)(c->tx_held ? c->tx_off : 0),
 		(unsigned long long)(c->tx_held ? c->tx.out_len : 0), c->ctrl_count,
 		(unsigned long long)c->ctrl_dropped, (unsigned long long)c->ctrl_ignored);
 	pthread_mutex_unlock(&c->lock);

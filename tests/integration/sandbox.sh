@@ -321,5 +321,14 @@ sv_run get-link sh -c 'ln -s /etc/passwd /mnt/data/link; ln -s ../../etc/passwd 
 expect_clean_fail "--get of a symlink to /etc/passwd planted by the code is refused" "$out/get-link.err"
 [[ ! -s $out/link ]] && ok "symlink escape: nothing of /etc/passwd downloaded" || bad "symlink escape: $out/link has data"
 
+# --debug: a sandbox error prints the VM's vCPU and device state, then how the VM ended.
+sv_run debug sh --debug -c true --get "nosuch.txt:$out/nosuch.txt"
+expect_clean_fail "--get of a missing file fails" "$out/debug.err"
+expect_grep "--debug: the missing file is named" "nosuch.txt" "$out/debug.err"
+expect_grep "--debug: dumps the vCPU" "^vcpu0: mp_state [0-9]+ rip 0x" "$out/debug.err"
+expect_grep "--debug: dumps the console's transport" "^virtio0: mmio 0xd0000000 gsi 5" "$out/debug.err"
+expect_grep "--debug: dumps the control port" "^  port1: guest_open 1" "$out/debug.err"
+expect_grep "--debug: says how the VM ended" "^sandvisor: the VM ended: (poweroff|reset)" "$out/debug.err"
+
 echo "# sandbox.sh: $((SECONDS - suite_start)) s"
 finish
