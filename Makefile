@@ -33,7 +33,8 @@ FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=
 # The guest's PID 1 and agent (static), and the initrd that carries them.
 INITRD_DIR := $(BUILD)/initrd
 GUEST_CFLAGS := $(CSTD) $(WARN) -static -Os -s
-AGENT_SRCS := initrd/agent.c initrd/exec.c initrd/files.c initrd/json.c vmm/proto.c
+AGENT_SRCS := initrd/agent.c initrd/exec.c initrd/session.c initrd/proc.c initrd/cgroup.c \
+	initrd/files.c initrd/json.c vmm/proto.c
 INITRD := $(INITRD_DIR)/initrd.cpio.gz
 
 # Python and Node.js from this machine's Debian packages, as a read-only ext4 image.
@@ -88,7 +89,7 @@ $(INITRD_DIR)/init: initrd/init.c
 	@$(if $(Q),echo "  CC      $@ (static)")
 	$(Q)$(CC) $(GUEST_CFLAGS) -o $@ $<
 
-$(INITRD_DIR)/sandvisor-agent: $(AGENT_SRCS) initrd/agent.h vmm/proto.h
+$(INITRD_DIR)/sandvisor-agent: $(AGENT_SRCS) initrd/agent.h initrd/exec_internal.h vmm/proto.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@ (static)")
 	$(Q)$(CC) $(GUEST_CFLAGS) -Ivmm -Iinitrd -o $@ $(AGENT_SRCS)

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The guest agent: state shared by agent.c (loop), exec.c (EXEC) and files.c (files). */
+/*
+ * The guest agent: state shared by agent.c (loop), exec.c with session.c,
+ * proc.c and cgroup.c (EXEC; their own shared parts in exec_internal.h) and
+ * files.c (files).
+ */
 #ifndef SV_AGENT_H
 #define SV_AGENT_H
 
@@ -72,7 +76,7 @@ int agent_ok(struct agent *a, uint32_t id);
  */
 int agent_recv_data(struct agent *a, uint32_t id, uint16_t type);
 
-/* exec.c */
+/* exec.c, session.c, cgroup.c */
 int agent_exec(struct agent *a, const struct sv_frame_hdr *h);
 void agent_sessions_reset(struct agent *a);
 void agent_cgroups_reset(struct agent *a);
