@@ -84,12 +84,12 @@ $(BUILD)/tests/guest-init: tests/guest/init.c
 $(TEST_INITRD): $(BUILD)/tests/guest-init tests/guest/mkcpio
 	./tests/guest/mkcpio $@ $(BUILD)/tests/guest-init
 
-$(INITRD_DIR)/init: initrd/init.c
+$(INITRD_DIR)/init: initrd/init.c initrd/sysfile.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@ (static)")
 	$(Q)$(CC) $(GUEST_CFLAGS) -o $@ $<
 
-$(INITRD_DIR)/sandvisor-agent: $(AGENT_SRCS) initrd/agent.h initrd/exec_internal.h vmm/proto.h
+$(INITRD_DIR)/sandvisor-agent: $(AGENT_SRCS) initrd/agent.h initrd/exec_internal.h initrd/sysfile.h vmm/proto.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@ (static)")
 	$(Q)$(CC) $(GUEST_CFLAGS) -Ivmm -Iinitrd -o $@ $(AGENT_SRCS)

@@ -15,20 +15,14 @@
 #include <unistd.h>
 
 #include "exec_internal.h"
+#include "sysfile.h"
 
 int write_file(const char *dir, const char *name, const char *val)
 {
 	char path[PATH_MAX];
-	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return write_str(path, val);
 }
 
 static int read_file(const char *dir, const char *name, char *buf, size_t cap)

@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sysfile.h"
+
 #define AGENT_PATH "/sbin/sandvisor-agent"
 #define SANDBOX_ID 1000
 #define CG_USER "/sys/fs/cgroup/user"
@@ -81,18 +83,6 @@ static void do_mount(const char *src, const char *dst, const char *type, unsigne
 	mkdir_p(dst, 0755);
 	if (mount(src, dst, type, flags, opts) < 0 && errno != EBUSY)
 		logf_("mount %s on %s failed: %s", type, dst, strerror(errno));
-}
-
-static int write_str(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
 }
 
 /* Console on fds 0-2: the kernel only provides it if /dev/console was in the initramfs. */
